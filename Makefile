@@ -1,0 +1,34 @@
+# emojigan: the README's commands. Override TORCH_SPEC elsewhere (e.g. a CUDA build): make install TORCH_SPEC=torch
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+DEMO_DIR ?= runs/demo
+
+.PHONY: install demo test bench clean
+
+$(BIN)/emojigan: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $@
+
+install: $(BIN)/emojigan
+
+# The report's dataset and DCGAN, shortened to fit a few minutes on a 2-core CPU, then a sample grid.
+demo: install
+	$(BIN)/emojigan data build --subset faces --size 64 --background black --out data/faces-64-black
+	$(BIN)/emojigan train --preset dcgan64 --data data/faces-64-black --epochs 40 --sample-every 10 \
+		--out $(DEMO_DIR) --overwrite
+	$(BIN)/emojigan generate $(DEMO_DIR) --n 64 --seed 0 --out $(DEMO_DIR)/demo-grid.png
+	@echo "demo grid: $(DEMO_DIR)/demo-grid.png   (real emojis: data/faces-64-black/preview.png)"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/train_throughput.py
+
+clean:
+	rm -rf runs build dist *.egg-info src/*.egg-info

@@ -1,0 +1,211 @@
+"""The `emojigan` command: one entry point, subcommands, each a thin wrapper over the Python API.
+
+Errors a user can cause end in one line on stderr and exit code 2; programming errors still raise.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+MAX_SAMPLES = 10_000
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse would print the usage block too)
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def _int_range(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is out of range; it must be between {lo} and {hi}")
+        return v
+    return parse
+
+
+# ---------------------------------------------------------------------------------------------- data
+def cmd_data_build(a) -> int:
+    from .data import build_dataset, load_images
+
+    out = build_dataset(a.out, a.subset, a.size, a.background, a.group, a.subgroup, overwrite=a.overwrite,
+                        progress=not a.quiet)
+    n = len(load_images(out, a.size, a.background))
+    print(f"{out}: {n} emojis at {a.size}x{a.size} on {a.background} (preview: {out / 'preview.png'})")
+    return 0
+
+
+def cmd_data_subsets(a) -> int:
+    from .data.catalog import SUBSETS, groups_and_subgroups, subset_counts
+
+    if a.groups:
+        for group, subs in groups_and_subgroups().items():
+            print(f"{group} ({sum(subs.values())})")
+            for sub, count in subs.items():
+                print(f"  {sub:<32} {count:>5}")
+        return 0
+    counts = subset_counts()
+    for name, (desc, _) in SUBSETS.items():
+        print(f"{name:<16} {counts[name]:>5}  {desc}")
+    print("narrow any subset with --group/--subgroup glob patterns (`emojigan data subsets --groups` lists them)")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- train
+TRAIN_FLAGS = {  # flag dest -> config key
+    "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
+    "seed": "train.seed", "device": "train.device", "sample_every": "train.sample_every",
+    "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every",
+    "data": "data.path", "subset": "data.subset", "size": "data.size", "background": "data.background",
+    "group": "data.group", "subgroup": "data.subgroup",
+}
+
+
+def cmd_train(a) -> int:
+    from . import config
+    from .training.loop import train
+    from .training.run import read_run_config
+
+    overrides = [(key, getattr(a, dest)) for dest, key in TRAIN_FLAGS.items() if getattr(a, dest) is not None]
+    overrides += config.parse_set(a.set)
+    if isinstance(a.resume, str):
+        a.out = a.resume
+    if a.out is None:
+        raise UserError("--out RUN is required (the run folder to write)")
+    out = Path(a.out)
+    if a.resume:
+        if a.preset or a.config:
+            raise UserError("--resume continues a run with its own config.json; drop --preset/--config")
+        if not (out / "config.json").is_file():
+            raise UserError(f"{out} is not a run folder (no config.json); nothing to resume")
+        cfg = config.Config.from_dict(read_run_config(out), source=f"{out}/config.json")
+        for key, value in overrides:
+            config.set_value(cfg, key, value)
+        cfg.validate()
+    else:
+        cfg = config.resolve(a.preset, a.config, overrides)
+    train(cfg, out, resume=bool(a.resume), overwrite=a.overwrite, progress=not a.quiet)
+    print(f"{out}: trained; generator {out / 'generator.safetensors'}, samples in {out / 'samples'}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ generate
+def cmd_generate(a) -> int:
+    from . import images
+    from .data.catalog import ATTRIBUTION
+    from .inference import load_generator
+    from .latent import parse_seeds
+
+    seeds = parse_seeds(a.seeds) if a.seeds else list(range(a.seed, a.seed + a.n))
+    if len(seeds) > MAX_SAMPLES:
+        raise UserError(f"{len(seeds)} samples asked for; at most {MAX_SAMPLES}")
+    if a.out is None and a.separate is None:
+        raise UserError("give --out GRID.png and/or --separate DIR")
+    if a.out is not None and Path(a.out).suffix.lower() != ".png":
+        raise UserError(f"--out {a.out} must be a .png file")
+    gen = load_generator(a.run, device=a.device)
+    ims = gen.sample(seeds=seeds, background=a.background)
+    text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
+    if a.separate is not None:
+        folder = Path(a.separate)
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--separate {folder} exists and is not a folder")
+        for s, im in zip(seeds, ims):
+            images.save_png(im, folder / f"seed{s:04d}.png", text)
+        print(f"{folder}: {len(ims)} PNGs ({gen.size}x{gen.size} {ims[0].mode})")
+    if a.out is not None:
+        shown = [images.composite(im, "white") if im.mode == "RGBA" and a.background is None else im for im in ims]
+        images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
+        print(f"{a.out}: grid of {len(ims)} emojis from seeds {seeds[0]}..{seeds[-1]}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from .config import BACKGROUNDS, SIZES
+
+    p = Parser(prog="emojigan", description="Learn OpenMoji's emoji artwork and generate new emojis.")
+    p.add_argument("--version", action="version", version=f"emojigan {__import__('emojigan').__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    data = sub.add_parser("data", help="build and list OpenMoji datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
+    b = dsub.add_parser("build", help="render an OpenMoji subset to a folder of PNGs + labels.csv + preview.png")
+    b.add_argument("--subset", default="faces", help="faces | faces+cats | smileys-emotion | all (default faces)")
+    b.add_argument("--group", default="", help="OpenMoji group glob(s), comma-separated")
+    b.add_argument("--subgroup", default="", help="OpenMoji subgroup glob(s), comma-separated, e.g. 'face-*'")
+    b.add_argument("--size", type=int, default=64, choices=SIZES, metavar="{32,64,128,256}")
+    b.add_argument("--background", default="black", choices=BACKGROUNDS)
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--overwrite", action="store_true", help="replace a dataset built with other settings")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=cmd_data_build)
+    s = dsub.add_parser("subsets", help="list the named subsets with their counts")
+    s.add_argument("--groups", action="store_true", help="list every OpenMoji group and subgroup instead")
+    s.set_defaults(func=cmd_data_subsets)
+
+    from .config import preset_names
+    t = sub.add_parser("train", help="train a GAN into a run folder")
+    t.add_argument("--preset", help=f"one of {', '.join(preset_names())}")
+    t.add_argument("--config", help="a TOML file of settings (applied after --preset)")
+    t.add_argument("--out", help="run folder")
+    t.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
+                   help="continue the run in --out (or RUN) from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    t.add_argument("--epochs", type=_int_range(1, 1_000_000))
+    t.add_argument("--batch-size", dest="batch_size", type=_int_range(1, 65_536))
+    t.add_argument("--lr-g", dest="lr_g", type=float)
+    t.add_argument("--lr-d", dest="lr_d", type=float)
+    t.add_argument("--seed", type=_int_range(0, 2**63 - 1))
+    t.add_argument("--data", help="a folder of your own PNG/JPEG images (or a built dataset) instead of --subset")
+    t.add_argument("--subset")
+    t.add_argument("--group")
+    t.add_argument("--subgroup")
+    t.add_argument("--size", type=int, choices=SIZES, metavar="{32,64,128,256}")
+    t.add_argument("--background", choices=BACKGROUNDS)
+    t.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps")
+    t.add_argument("--sample-every", dest="sample_every", type=_int_range(1, 1_000_000))
+    t.add_argument("--checkpoint-every", dest="checkpoint_every", type=_int_range(1, 1_000_000))
+    t.add_argument("--log-every", dest="log_every", type=_int_range(1, 1_000_000))
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any config field, type-checked (repeatable)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="draw emojis from a trained generator")
+    g.add_argument("run", help="a run folder or an exported generator .safetensors")
+    g.add_argument("--n", type=_int_range(1, MAX_SAMPLES), default=64, help="how many (default 64)")
+    g.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="first seed (seeds seed..seed+n-1)")
+    g.add_argument("--seeds", help="explicit seeds instead, e.g. 0-63 or 1,5,9")
+    g.add_argument("--out", help="grid PNG to write")
+    g.add_argument("--separate", help="folder for one PNG per emoji")
+    g.add_argument("--nrow", type=_int_range(1, 1000), default=None, help="images per grid row")
+    g.add_argument("--background", choices=BACKGROUNDS, default=None,
+                   help="composite an RGBA model's output (default: as trained)")
+    g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
+    g.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"emojigan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emojigan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Typed configuration: one dataclass per area, TOML presets, and `--set section.key=value` overrides.
+
+A run is fully described by a `Config`; its resolved form is written to the run folder as `config.json`
+so that `--resume`, `generate` and `evaluate` never need the original command line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+SIZES = (32, 64, 128, 256)
+BACKGROUNDS = ("black", "white", "transparent")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class DataConfig:
+    subset: str = "faces"       # OpenMoji subset (`emojigan data subsets`); unused when `path` is set
+    group: str = ""             # extra OpenMoji group filter (glob pattern), e.g. "animals-nature"
+    subgroup: str = ""          # extra OpenMoji subgroup filter (glob pattern), e.g. "face-*"
+    size: int = 64              # image side in pixels: 32, 64, 128 or 256
+    background: str = "black"   # black | white | transparent (transparent trains 4-channel RGBA)
+    path: str = ""              # a folder of the user's own images, or a built dataset, instead of a subset
+
+    @property
+    def channels(self) -> int:
+        return 4 if self.background == "transparent" else 3
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"         # generator/discriminator family (see emojigan.models.ARCHS)
+    z_dim: int = 100            # latent size; the report samples z ~ N(0, I) of 100x1x1
+    g_base: int = 64            # G's channels just before the RGB layer; doubles per block up to max_channels
+    d_base: int = 64            # D's channels after its first convolution; doubles per block
+    max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 500           # passes over the dataset (last partial batch kept: 111 images = 7 steps)
+    batch_size: int = 16
+    lr_g: float = 1.5e-4        # generator learning rate
+    lr_d: float = 1.05e-4       # discriminator learning rate (the report keeps D slower than G)
+    beta1: float = 0.4          # Adam beta1
+    beta2: float = 0.999        # Adam beta2
+    seed: int = 0               # global training seed (weights, data order, noise)
+    device: str = "auto"        # auto | cpu | cuda | cuda:N | mps; auto picks cuda, then mps, then cpu
+    log_every: int = 5          # steps between reads of the losses (each read synchronises with the device)
+    sample_every: int = 10      # epochs between sample grids in samples/
+    checkpoint_every: int = 50  # epochs between training states (and at the end)
+    sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "Config":
+        cfg = cls()
+        apply_dict(cfg, d, source)
+        return cfg
+
+    def validate(self) -> "Config":
+        d, m, t = self.data, self.model, self.train
+        if d.size not in SIZES:
+            raise UserError(f"data.size {d.size} is not supported; choose one of {', '.join(map(str, SIZES))}")
+        if d.background not in BACKGROUNDS:
+            raise UserError(f"data.background '{d.background}' is unknown; choose one of {', '.join(BACKGROUNDS)}")
+        dev = t.device.split(":")[0]
+        if dev not in DEVICES:
+            raise UserError(f"train.device '{t.device}' is unknown; choose auto, cpu, cuda, cuda:N or mps")
+        _check_range("model.z_dim", m.z_dim, 1, 4096)
+        _check_range("model.g_base", m.g_base, 1, 4096)
+        _check_range("model.d_base", m.d_base, 1, 4096)
+        _check_range("model.max_channels", m.max_channels, 1, 8192)
+        _check_range("train.epochs", t.epochs, 1, 1_000_000)
+        _check_range("train.batch_size", t.batch_size, 1, 65_536)
+        for name in ("lr_g", "lr_d"):
+            v = getattr(t, name)
+            if not (0 < v <= 1):
+                raise UserError(f"train.{name} {v} is out of range; a learning rate must be in (0, 1]")
+        for name in ("beta1", "beta2"):
+            v = getattr(t, name)
+            if not (0 <= v < 1):
+                raise UserError(f"train.{name} {v} is out of range; Adam betas must be in [0, 1)")
+        _check_range("train.seed", t.seed, 0, 2**63 - 1)
+        _check_range("train.log_every", t.log_every, 1, 1_000_000)
+        _check_range("train.sample_every", t.sample_every, 1, 1_000_000)
+        _check_range("train.checkpoint_every", t.checkpoint_every, 1, 1_000_000)
+        _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
+        from .models import ARCHS  # late import: models import nothing from config
+
+        if m.arch not in ARCHS:
+            raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
+        return self
+
+
+def _check_range(name: str, v: int, lo: int, hi: int) -> None:
+    if not (lo <= v <= hi):
+        raise UserError(f"{name} {v} is out of range; it must be between {lo} and {hi}")
+
+
+def _sections(cfg: Config) -> dict[str, Any]:
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+
+
+def _coerce(value: Any, typ: type, key: str) -> Any:
+    """Convert a TOML or command-line value to a field's declared type, refusing lossy conversions."""
+    if isinstance(value, str) and typ is not str:
+        text = value.strip()
+        try:
+            if typ is bool:
+                if text.lower() in ("true", "1", "yes", "on"):
+                    return True
+                if text.lower() in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError
+            if typ is int:
+                f = float(text)
+                if not f.is_integer():
+                    raise ValueError
+                return int(f)
+            return typ(text)
+        except ValueError:
+            raise UserError(f"{key} expects {typ.__name__}, got '{value}'") from None
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typ is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise UserError(f"{key} expects {typ.__name__}, got {value!r}")
+    return value
+
+
+def set_value(cfg: Config, dotted: str, value: Any) -> None:
+    """Set `section.key` to `value`, type-checked against the dataclass field."""
+    sections = _sections(cfg)
+    if "." not in dotted:
+        raise UserError(f"'{dotted}' must be section.key, e.g. train.epochs; sections: {', '.join(sections)}")
+    section, key = dotted.split(".", 1)
+    if section not in sections:
+        raise UserError(f"unknown config section '{section}'; choose one of {', '.join(sections)}")
+    obj = sections[section]
+    types = {f.name: f.type for f in dataclasses.fields(obj)}
+    if key not in types:
+        raise UserError(f"unknown key '{dotted}'; {section} has {', '.join(types)}")
+    typ = {"int": int, "float": float, "str": str, "bool": bool}[types[key]]
+    setattr(obj, key, _coerce(value, typ, dotted))
+
+
+def apply_dict(cfg: Config, d: dict[str, Any], source: str) -> None:
+    sections = _sections(cfg)
+    for section, values in d.items():
+        if section in ("emojigan", "provenance", "dataset"):
+            continue  # provenance written into config.json, not settings
+        if section not in sections or not isinstance(values, dict):
+            raise UserError(f"{source}: unknown section [{section}]; choose from {', '.join(sections)}")
+        for key, value in values.items():
+            set_value(cfg, f"{section}.{key}", value)
+
+
+def parse_set(items: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--set '{item}' must look like section.key=value")
+        k, v = item.split("=", 1)
+        out.append((k.strip(), v))
+    return out
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("emojigan.presets").iterdir() if p.name.endswith(".toml"))
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file {p} does not exist")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def load_preset(name: str) -> Config:
+    names = preset_names()
+    if name not in names:
+        raise UserError(f"unknown preset '{name}'; choose one of {', '.join(names)}")
+    text = (resources.files("emojigan.presets") / f"{name}.toml").read_text(encoding="utf-8")
+    return Config.from_dict(tomllib.loads(text), source=f"preset {name}")
+
+
+def resolve(preset: str | None = None, config_file: str | None = None,
+            overrides: list[tuple[str, Any]] = ()) -> Config:
+    """Preset, then config file, then overrides (flags and --set), then validation."""
+    cfg = load_preset(preset) if preset else Config()
+    if config_file:
+        apply_dict(cfg, load_toml(config_file), source=str(config_file))
+    for key, value in overrides:
+        set_value(cfg, key, value)
+    return cfg.validate()

@@ -1,0 +1,97 @@
+"""Load a folder of images (a built dataset or the user's own PNG/JPEG files) as one tensor.
+
+The report's datasets are tiny (about 110 images), so training keeps the whole set on the device as one
+tensor in [-1, 1]: no per-step file decoding, no DataLoader workers.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .. import images
+from ..errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+SKIP_NAMES = {"preview.png"}
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor            # (N, C, H, W) float32 in [-1, 1]
+    names: list[str]                # file stems (hexcodes for built datasets)
+    source: str
+    skipped: int = 0                # files that were not usable images
+    labels: list[dict] = field(default_factory=list)  # rows of labels.csv, when present
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _prepare(im: Image.Image, size: int, background: str) -> Image.Image:
+    im = ImageOps.exif_transpose(im)
+    if im.mode not in ("RGB", "RGBA"):
+        im = im.convert("RGBA")
+    w, h = im.size
+    if w != h:  # centre-crop to a square, then resize
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    if im.size != (size, size):
+        im = im.resize((size, size), Image.Resampling.LANCZOS)
+    return images.composite(im, background)
+
+
+def _open(path: Path) -> Image.Image:
+    im = Image.open(path)
+    im.load()
+    return im
+
+
+def load_images(path: str | Path, size: int, background: str = "black") -> ImageSet:
+    """All usable images of `path` at `size` px; RGBA when background is 'transparent', else RGB over it.
+
+    A folder with a labels.csv (a built dataset) yields exactly the images that file lists, in its order.
+    Any other folder yields its image files in name order; non-image and corrupt files are skipped
+    and counted. A folder without a usable image is an error.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise UserError(f"data folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UserError(f"data path {folder} is not a folder")
+    labels_csv = folder / "labels.csv"
+    if labels_csv.is_file():
+        with open(labels_csv, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows or "hexcode" not in rows[0]:
+            raise UserError(f"{labels_csv} has no 'hexcode' column or no rows")
+        ims, names = [], []
+        for r in rows:
+            p = folder / f"{r['hexcode']}.png"
+            try:
+                ims.append(_prepare(_open(p), size, background))
+            except FileNotFoundError:
+                raise UserError(f"{labels_csv} lists {r['hexcode']} but {p.name} is missing") from None
+            except (UnidentifiedImageError, OSError, ValueError):
+                raise UserError(f"{p} is not a readable image (corrupt dataset; rebuild it)") from None
+            names.append(r["hexcode"])
+        return ImageSet(images.from_pil(ims), names, str(folder), 0, rows)
+    ims, names, skipped = [], [], 0
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or p.name in SKIP_NAMES:
+            continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped += 1
+            continue
+        try:
+            ims.append(_prepare(_open(p), size, background))
+            names.append(p.stem)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            skipped += 1
+    if not ims:
+        raise UserError(f"no usable image in {folder} ({skipped} other files skipped); "
+                        f"it needs PNG or JPEG images")
+    return ImageSet(images.from_pil(ims), names, str(folder), skipped)

@@ -1,0 +1,69 @@
+"""Small image helpers (what torchvision.utils would give): tensor <-> PIL, grids, PNG writing with metadata."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+
+BACKGROUND_RGB = {"black": (0, 0, 0), "white": (255, 255, 255)}
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] float (N, C, H, W) -> uint8 (N, H, W, C) on the CPU."""
+    x = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu()
+
+
+def to_pil(x: torch.Tensor) -> list[Image.Image]:
+    arr = to_uint8(x).numpy()
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}[arr.shape[-1]]
+    return [Image.fromarray(a if mode != "L" else a[..., 0], mode) for a in arr]
+
+
+def from_pil(images: list[Image.Image]) -> torch.Tensor:
+    arr = np.stack([np.asarray(im) for im in images]).astype(np.float32)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    return torch.from_numpy(arr).permute(0, 3, 1, 2) / 127.5 - 1
+
+
+def composite(im: Image.Image, background: str) -> Image.Image:
+    """RGBA -> RGB over a solid colour, or RGBA kept for 'transparent'."""
+    im = im.convert("RGBA")
+    if background == "transparent":
+        return im
+    base = Image.new("RGBA", im.size, BACKGROUND_RGB[background] + (255,))
+    return Image.alpha_composite(base, im).convert("RGB")
+
+
+def grid(images: list[Image.Image], nrow: int | None = None, padding: int = 2) -> Image.Image:
+    """Tile equally sized images, `nrow` per row (default: a square-ish grid)."""
+    n = len(images)
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    w, h = images[0].size
+    mode = "RGBA" if any(im.mode == "RGBA" for im in images) else "RGB"
+    fill = (0, 0, 0, 0) if mode == "RGBA" else (40, 40, 40)
+    out = Image.new(mode, (nrow * (w + padding) + padding, rows * (h + padding) + padding), fill)
+    for i, im in enumerate(images):
+        r, c = divmod(i, nrow)
+        out.paste(im.convert(mode), (padding + c * (w + padding), padding + r * (h + padding)))
+    return out
+
+
+def save_png(im: Image.Image, path: str | Path, text: dict[str, str] | None = None) -> None:
+    """Write a PNG atomically (temp file + rename), with optional tEXt chunks (e.g. licence attribution)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for k, v in text.items():
+            info.add_text(k, v)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    im.save(tmp, format="PNG", pnginfo=info)
+    os.replace(tmp, path)

@@ -1,0 +1,56 @@
+"""Seeds -> latent vectors. One generator per seed, so an image depends on its own seed only
+(EDM's `--seeds 0-63`), never on the batch it was drawn in or the device."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import UserError
+
+MAX_SEED = 2**63 - 1
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """'0-63', '5', '1,4,10-12' -> list of ints."""
+    seeds: list[int] = []
+    try:
+        for part in str(spec).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if part[0] != "-" else (part, "")
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                seeds.extend(range(a, b + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UserError(f"seeds '{spec}' must look like 0-63 or 1,4,10-12 (non-negative integers)") from None
+    if not seeds or any(s < 0 or s > MAX_SEED for s in seeds):
+        raise UserError(f"seeds '{spec}' must be non-negative integers below 2**63")
+    if len(seeds) > 100_000:
+        raise UserError(f"seeds '{spec}' asks for {len(seeds)} samples; at most 100000")
+    return seeds
+
+
+def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
+    """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone."""
+    out = torch.empty(len(seeds), z_dim)
+    g = torch.Generator()
+    for i, s in enumerate(seeds):
+        g.manual_seed(int(s))
+        out[i] = torch.randn(z_dim, generator=g)
+    return out
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latent vectors (falls back to lerp for nearly parallel ones)."""
+    a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    dot = (a_n * b_n).sum(-1, keepdim=True).clamp(-1, 1)
+    omega = torch.acos(dot)
+    so = torch.sin(omega)
+    t = torch.as_tensor(t, dtype=a.dtype)
+    lerp = (1 - t) * a + t * b
+    sl = (torch.sin((1 - t) * omega) / so.clamp_min(1e-8)) * a + (torch.sin(t * omega) / so.clamp_min(1e-8)) * b
+    return torch.where(so.abs() < 1e-6, lerp, sl)

@@ -1,0 +1,1 @@
+"""Training presets as commented TOML files (`emojigan train --preset NAME`)."""

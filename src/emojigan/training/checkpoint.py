@@ -1,0 +1,94 @@
+"""The two kinds of checkpoint (EDM): the *export* (generator weights as .safetensors + a JSON config,
+what generate/evaluate/the API load) and the *training state* (G, D, optimizers, RNG, step) for --resume.
+
+Both are written atomically (temp file + rename) so a crash never leaves a half-written file, and both are
+read without unpickling code (safetensors, `torch.load(weights_only=True)`).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import UserError
+
+EXPORT_FORMAT = "emojigan-generator"
+EXPORT_VERSION = 1
+STATE_VERSION = 1
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    torch.save({"state_version": STATE_VERSION, **state}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no training state at {path}; nothing to resume")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt or truncated file: torch raises several types
+        raise UserError(f"training state {path} is unreadable ({type(e).__name__}); it may be truncated") from None
+    if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
+        raise UserError(f"{path} is not an emojigan training state of version {STATE_VERSION}")
+    return state
+
+
+def export_generator(G: torch.nn.Module, meta: dict[str, Any], path: str | Path,
+                     dtype: torch.dtype = torch.float32) -> Path:
+    """Write `path` (.safetensors; the config is embedded in its metadata) and `path.json` beside it."""
+    path = Path(path)
+    meta = {"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, **meta}
+    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in G.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    save_file(tensors, str(tmp), metadata={"emojigan": json.dumps(meta)})
+    os.replace(tmp, path)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
+    return path
+
+
+def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state_dict, metadata) of an exported generator; checks the format and its version."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"generator file {path} does not exist")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("emojigan")
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0][:80]})") from None
+    try:
+        meta = json.loads(raw) if raw else json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UserError(f"{path} carries no emojigan config (and no readable {path.with_suffix('.json').name})") from None
+    if meta.get("format") != EXPORT_FORMAT:
+        raise UserError(f"{path} is not an emojigan generator export")
+    if meta.get("format_version") != EXPORT_VERSION:
+        raise UserError(f"{path} has export format version {meta.get('format_version')}; "
+                        f"this emojigan reads version {EXPORT_VERSION}")
+    return tensors, meta
