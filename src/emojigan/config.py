@@ -164,7 +164,7 @@ def set_value(cfg: Config, dotted: str, value: Any) -> None:
 def apply_dict(cfg: Config, d: dict[str, Any], source: str) -> None:
     sections = _sections(cfg)
     for section, values in d.items():
-        if section in ("emojigan", "provenance", "dataset"):
+        if section in ("provenance", "dataset", "resumes"):
             continue  # provenance written into config.json, not settings
         if section not in sections or not isinstance(values, dict):
             raise UserError(f"{source}: unknown section [{section}]; choose from {', '.join(sections)}")

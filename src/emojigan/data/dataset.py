@@ -26,6 +26,7 @@ class ImageSet:
     source: str
     skipped: int = 0                # files that were not usable images
     labels: list[dict] = field(default_factory=list)  # rows of labels.csv, when present
+    openmoji: bool = False          # rendered from OpenMoji (CC BY-SA 4.0 applies to models trained on it)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -78,7 +79,9 @@ def load_images(path: str | Path, size: int, background: str = "black") -> Image
             except (UnidentifiedImageError, OSError, ValueError):
                 raise UserError(f"{p} is not a readable image (corrupt dataset; rebuild it)") from None
             names.append(r["hexcode"])
-        return ImageSet(images.from_pil(ims), names, str(folder), 0, rows)
+        from .render import read_manifest
+
+        return ImageSet(images.from_pil(ims), names, str(folder), 0, rows, read_manifest(folder) is not None)
     ims, names, skipped = [], [], 0
     for p in sorted(folder.iterdir()):
         if not p.is_file() or p.name.startswith(".") or p.name in SKIP_NAMES:

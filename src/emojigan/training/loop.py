@@ -17,6 +17,7 @@ from tqdm import tqdm
 from .. import images
 from ..config import Config
 from ..data.catalog import ATTRIBUTION
+from ..data.dataset import ImageSet
 from ..errors import UserError
 from ..inference import EmojiGenerator, pick_device
 from ..latent import z_from_seeds
@@ -29,13 +30,13 @@ class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last checkpoint is kept."""
 
 
-def export_meta(cfg: Config, data_source: str, epoch: int, step: int) -> dict:
+def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int) -> dict:
     d = cfg.data
     meta = {"model": dict(vars(cfg.model)),
             "data": {"size": d.size, "background": d.background, "channels": d.channels,
-                     "subset": "" if d.path else d.subset, "source": data_source},
+                     "subset": "" if d.path else d.subset, "source": data.source},
             "training": {"epoch": epoch, "step": step, "seed": cfg.train.seed}}
-    if not d.path:
+    if data.openmoji:
         meta["license"] = "CC BY-SA 4.0 (trained on OpenMoji artwork)"
         meta["attribution"] = ATTRIBUTION
     return meta
@@ -47,10 +48,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     out = Path(out)
     cfg.validate()
     t, m = cfg.train, cfg.model
-    runlib.prepare_run_dir(out, resume, overwrite)
+    runlib.check_run_dir(out, resume, overwrite)
     device = pick_device(t.device)
     state = load_state(out / runlib.STATE_NAME) if resume else None
     data = runlib.load_dataset(cfg, progress)
+    if not resume:
+        runlib.create_run_dir(out)
 
     torch.manual_seed(t.seed)
     G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels)
@@ -67,6 +70,10 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
         opt_D.load_state_dict(state["opt_D"])
         noise.set_state(state["noise_rng"])
         epoch, step, elapsed = state["epoch"], state["step"], state["elapsed"]
+        old = runlib.read_run_config(out)
+        resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
+        runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in ("provenance", "dataset")}
+                            | {"resumes": resumes})
     else:
         runlib.write_config(out, cfg, {"provenance": runlib.provenance(),
                                        "dataset": {"source": data.source, "count": len(data),
@@ -111,12 +118,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
             "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
             "noise_rng": noise.get_state(), "epoch": done, "step": step,
             "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
-        export_generator(G, export_meta(cfg, data.source, done, step), out / "generator.safetensors")
+        export_generator(G, export_meta(cfg, data, done, step), out / "generator.safetensors")
         last_ckpt = done
 
     def sample_grid(done: int) -> None:
         G.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
-        sampler = EmojiGenerator(G, export_meta(cfg, data.source, done, step), device)
+        sampler = EmojiGenerator(G, export_meta(cfg, data, done, step), device)
         ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))
         G.train()
         ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]

@@ -55,8 +55,9 @@ def load_dataset(cfg: Config, progress: bool = True) -> ImageSet:
     return load_images(folder, d.size, d.background)
 
 
-def prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to clobber: a new run needs an empty or absent folder (or --overwrite on an old run)."""
+def check_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to clobber, without touching anything: a new run needs an empty or absent folder
+    (or --overwrite on an earlier run); --resume needs a run folder."""
     if resume:
         if not (out / "config.json").is_file():
             raise UserError(f"{out} is not a run folder (no config.json); nothing to resume")
@@ -70,13 +71,20 @@ def prepare_run_dir(out: Path, resume: bool, overwrite: bool) -> None:
                             f"it, or another --out")
         if not is_run and any(out.iterdir()):
             raise UserError(f"{out} exists and is not an emojigan run folder; choose another --out")
-        if is_run:
-            import shutil
 
-            for name in ("checkpoints", "samples"):
-                shutil.rmtree(out / name, ignore_errors=True)
-            for name in ("metrics.jsonl", "generator.safetensors", "generator.json", "config.json", "real.png"):
-                (out / name).unlink(missing_ok=True)
+
+RUN_FILES = ("metrics.jsonl", "generator.safetensors", "generator.json", "config.json", "real.png")
+RUN_FOLDERS = ("checkpoints", "samples")
+
+
+def create_run_dir(out: Path) -> None:
+    """Make the folder of a new run, clearing an earlier run's files (only those emojigan writes)."""
+    import shutil
+
+    for name in RUN_FOLDERS:
+        shutil.rmtree(out / name, ignore_errors=True)
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
 
 

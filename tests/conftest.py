@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny real datasets and one tiny real training run (32 px, a few epochs)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """Datasets that training builds on demand go to a temporary cache, never the user's."""
+    os.environ["EMOJIGAN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The real console entry point in a fresh interpreter, as a user runs it."""
+    proc = subprocess.run([sys.executable, "-m", "emojigan", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"emojigan {' '.join(map(str, args))} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def faces32(tmp_path_factory) -> Path:
+    from emojigan.data import build_dataset
+
+    return build_dataset(tmp_path_factory.mktemp("ds") / "faces32", "faces", 32, "black", progress=False)
+
+
+@pytest.fixture(scope="session")
+def faces32_rgba(tmp_path_factory) -> Path:
+    from emojigan.data import build_dataset
+
+    return build_dataset(tmp_path_factory.mktemp("ds") / "faces32t", "faces", 32, "transparent", progress=False)
+
+
+TINY = ["--size", "32", "--batch-size", "16", "--set", "model.g_base=16", "--set", "model.d_base=16",
+        "--set", "model.max_channels=64", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, faces32) -> Path:
+    """A 3-epoch dcgan64-preset run at 32 px with slim channels, through the real CLI."""
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "3", "--sample-every", "2",
+            "--checkpoint-every", "2", "--out", out, *TINY)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_rgba_run(tmp_path_factory, faces32_rgba) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny_rgba"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent",
+            "--epochs", "1", "--out", out, *TINY)
+    return out

@@ -1,0 +1,51 @@
+import pytest
+
+from emojigan import config
+from emojigan.errors import UserError
+
+
+def test_dcgan64_preset_is_the_report():
+    c = config.load_preset("dcgan64")
+    assert (c.data.subset, c.data.size, c.data.background) == ("faces", 64, "black")
+    t = c.train
+    assert (t.epochs, t.batch_size, t.lr_g, t.lr_d, t.beta1, t.beta2) == (500, 16, 1.5e-4, 1.05e-4, 0.4, 0.999)
+    assert c.model.z_dim == 100
+
+
+def test_overrides_are_typed(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("[train]\nepochs = 7\n[data]\nsize = 32\n")
+    c = config.resolve("dcgan64", str(f), [("train.lr_g", "2e-4"), ("train.batch_size", "8"),
+                                           ("data.background", "white")])
+    assert (c.train.epochs, c.data.size, c.train.lr_g, c.train.batch_size) == (7, 32, 2e-4, 8)
+    assert isinstance(c.train.lr_g, float) and c.data.channels == 3
+    assert config.resolve(None, None, [("data.background", "transparent")]).data.channels == 4
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ([("train.epochs", "ten")], "train.epochs expects int, got 'ten'"),
+    ([("train.epochs", "2.5")], "expects int"),
+    ([("train.nope", "1")], "unknown key 'train.nope'"),
+    ([("trainer.epochs", "1")], "unknown config section 'trainer'"),
+    ([("data.size", "48")], "data.size 48 is not supported"),
+    ([("train.epochs", "-3")], "train.epochs -3 is out of range"),
+    ([("train.lr_g", "5")], "train.lr_g 5.0 is out of range"),
+    ([("train.batch_size", "0")], "train.batch_size 0 is out of range"),
+    ([("data.background", "pink")], "data.background 'pink' is unknown"),
+    ([("train.device", "tpu")], "train.device 'tpu' is unknown"),
+    ([("model.arch", "vqgan")], "model.arch 'vqgan' is unknown"),
+])
+def test_bad_values(overrides, words):
+    with pytest.raises(UserError, match=words.replace("(", r"\(").replace(".", r"\.")):
+        config.resolve("dcgan64", None, overrides)
+
+
+def test_bad_preset_and_file(tmp_path):
+    with pytest.raises(UserError, match="unknown preset 'dcgan65'; choose one of .*dcgan64"):
+        config.load_preset("dcgan65")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nepochs=")
+    with pytest.raises(UserError, match="not valid TOML"):
+        config.resolve(None, str(bad))
+    with pytest.raises(UserError, match="does not exist"):
+        config.resolve(None, str(tmp_path / "missing.toml"))

@@ -1,0 +1,103 @@
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from emojigan.training.checkpoint import EXPORT_VERSION
+from tests.conftest import TINY, run_cli
+
+STEPS_PER_EPOCH = 7  # 111 faces at batch 16, last partial batch kept
+
+
+def test_run_folder_has_every_file(tiny_run):
+    cfg = json.loads((tiny_run / "config.json").read_text())
+    assert cfg["train"]["epochs"] == 3 and cfg["train"]["lr_d"] == 1.05e-4 and cfg["data"]["size"] == 32
+    prov = cfg["provenance"]
+    assert prov["torch"] == torch.__version__ and prov["emojigan"] == "0.1.0" and "git_commit" in prov
+    assert prov["python"].startswith("3.") and cfg["dataset"]["count"] == 111
+    rows = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "seconds"} <= set(rows[0])
+    assert rows[-1]["step"] == 3 * STEPS_PER_EPOCH and rows[-1]["epoch"] == 3.0
+    assert [r["step"] for r in rows] == sorted({r["step"] for r in rows})
+    assert all(np.isfinite([r["loss_d"], r["loss_g"]]).all() and 0 <= r["d_real"] <= 1 for r in rows)
+    assert sorted(p.name for p in (tiny_run / "samples").iterdir()) == [
+        "epoch-000001.png", "epoch-000002.png", "epoch-000003.png"]
+    with Image.open(tiny_run / "samples" / "epoch-000003.png") as im:
+        assert im.size == (8 * 34 + 2, 8 * 34 + 2)
+    state = torch.load(tiny_run / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["epoch"] == 3 and state["step"] == 21 and {"G", "D", "opt_G", "opt_D", "noise_rng"} <= set(state)
+    meta = json.loads((tiny_run / "generator.json").read_text())
+    assert meta["format"] == "emojigan-generator" and meta["format_version"] == EXPORT_VERSION
+    assert meta["training"]["step"] == 21 and "CC BY-SA 4.0" in meta["license"]
+    weights = load_file(tiny_run / "generator.safetensors")
+    assert torch.equal(weights["net.0.weight"], state["G"]["net.0.weight"])
+    assert (tiny_run / "real.png").is_file()
+    assert not list(tiny_run.rglob(".*tmp*"))  # atomic writes leave no temp files
+
+
+def test_samples_are_drawn_like_generate(tiny_run, tmp_path):
+    run_cli("generate", tiny_run, "--n", "64", "--seed", "0", "--nrow", "8", "--out", tmp_path / "g.png")
+    a = np.asarray(Image.open(tiny_run / "samples" / "epoch-000003.png"))
+    b = np.asarray(Image.open(tmp_path / "g.png"))
+    assert np.array_equal(a, b)
+
+
+def _train_args(data, out, epochs):
+    return ["train", "--preset", "dcgan64", "--data", data, "--epochs", str(epochs), "--checkpoint-every", "2",
+            "--sample-every", "100", "--out", out, *TINY]
+
+
+def test_resume_after_crash_equals_uninterrupted(faces32, tmp_path):
+    ref = tmp_path / "ref"
+    run_cli(*_train_args(faces32, ref, 6))
+    # a run that is killed hard (as by a crash) once a checkpoint exists
+    crashed = tmp_path / "crashed"
+    proc = subprocess.Popen([sys.executable, "-m", "emojigan", *map(str, _train_args(faces32, crashed, 1000))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (crashed / "checkpoints" / "latest.pt").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    state = torch.load(crashed / "checkpoints" / "latest.pt", weights_only=True)
+    assert 2 <= state["epoch"] <= 6, "the crash must land between checkpoints of the reference"
+    run_cli("train", "--resume", crashed, "--epochs", "6", "--quiet")
+    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(crashed / "checkpoints" / "latest.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6 * STEPS_PER_EPOCH
+    for net in ("G", "D"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
+    ra = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
+    rb = [json.loads(x) for x in (crashed / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in ra] == [r["step"] for r in rb]                    # no duplicated steps
+    assert [r["loss_d"] for r in ra] == [r["loss_d"] for r in rb]
+    cfg = json.loads((crashed / "config.json").read_text())
+    assert cfg["train"]["epochs"] == 6 and len(cfg["resumes"]) == 1
+
+
+def test_resume_finished_run_is_noop(tiny_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    out = run_cli("train", "--resume", copy, "--quiet")
+    assert "already trained for 3 epochs" in out.stdout
+
+
+def test_train_on_user_folder_with_junk(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(folder / f"img{i}.jpg")
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "run"
+    run_cli("train", "--data", folder, "--epochs", "1", "--out", out, *TINY)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["dataset"]["count"] == 5 and cfg["dataset"]["skipped"] == 1
+    assert "license" not in json.loads((out / "generator.json").read_text())  # the user's images, not OpenMoji
