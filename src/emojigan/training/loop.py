@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from .. import images
@@ -24,6 +23,7 @@ from ..latent import z_from_seeds
 from ..models import build
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
+from .step import GANStep, make_optimizers
 
 
 class TrainingDiverged(UserError):
@@ -58,9 +58,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     torch.manual_seed(t.seed)
     G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels)
     G, D = G.to(device), D.to(device)
-    adam = dict(betas=(t.beta1, t.beta2), foreach=True)
-    opt_G = torch.optim.Adam(G.parameters(), lr=t.lr_g, **adam)
-    opt_D = torch.optim.Adam(D.parameters(), lr=t.lr_d, **adam)
+    opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device)
+    gan = GANStep(G, D, opt_G, opt_D)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1)
     epoch, step, elapsed = 0, 0, 0.0
     if state is not None:
@@ -88,7 +87,6 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     real = data.images.to(device)
     n = len(real)
     steps_per_epoch = math.ceil(n / t.batch_size)
-    bce = nn.BCEWithLogitsLoss()
     log = runlib.MetricsLog(out / "metrics.jsonl", resume_step=step if state is not None else None)
     sample_seeds = list(range(t.sample_seeds))
     acc = torch.zeros(4, device=device)
@@ -142,24 +140,9 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
                 x = real[perm[i:i + t.batch_size]]
                 b = x.shape[0]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
-                ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
-                # D step: maximise log D(x) + log(1 - D(G(z)))
-                fake = G(z)
-                d_real, d_fake = D(x), D(fake.detach())
-                loss_d = bce(d_real, ones) + bce(d_fake, zeros)
-                opt_D.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_D.step()
-                # G step: maximise log D(G(z)) (non-saturating); D's weights need no gradient here
-                D.requires_grad_(False)
-                loss_g = bce(D(fake), ones)
-                opt_G.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_G.step()
-                D.requires_grad_(True)
+                stats = gan.step(x, z)
                 step += 1
-                acc += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(d_real.detach()).mean(),
-                                    torch.sigmoid(d_fake.detach()).mean()])
+                acc += stats
                 acc_steps += 1
                 acc_images += b
                 if step % t.log_every == 0:
