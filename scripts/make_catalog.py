@@ -19,7 +19,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-COLUMNS = ["hexcode", "emoji", "group", "subgroups", "annotation", "tags", "openmoji_tags", "skintone", "order"]
+COLUMNS = ["hexcode", "emoji", "group", "subgroups", "annotation", "tags", "openmoji_tags", "skintone",
+           "skintone_base_hexcode", "order"]
 OUT = Path(__file__).resolve().parents[1] / "src" / "emojigan" / "data" / "openmoji.csv"
 
 

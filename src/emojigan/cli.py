@@ -62,7 +62,7 @@ def cmd_data_subsets(a) -> int:
 TRAIN_FLAGS = {  # flag dest -> config key
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
     "seed": "train.seed", "device": "train.device", "sample_every": "train.sample_every",
-    "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every",
+    "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every", "eval_every": "train.eval_every",
     "data": "data.path", "subset": "data.subset", "size": "data.size", "background": "data.background",
     "group": "data.group", "subgroup": "data.subgroup",
 }
@@ -127,6 +127,53 @@ def cmd_generate(a) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ features
+def cmd_features_train(a) -> int:
+    from .features.train import train_feature_net
+
+    info = train_feature_net(a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                             device=a.device, width=a.width, progress=not a.quiet)
+    m = info["metrics"]
+    print(f"{a.out}: {len(info['classes'])} subgroups; held-out emojis top-1 "
+          f"{m['held_out_emojis_augmented_top1']:.3f} (augmented), {m['held_out_emojis_clean_top1']:.3f} (clean); "
+          f"model card {Path(a.out).with_suffix('.md')}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- evaluate/compare
+def cmd_evaluate(a) -> int:
+    from .metrics.evaluate import evaluate
+
+    m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
+                 device=a.device, progress=not a.quiet)
+    print(f"{a.out}/report.html: KID {m['kid']:.4f} +- {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
+          f"recall {m['recall']:.3f}, copies {m['copy_rate']:.1%}, edge ratio {m['edge_ratio']:.2f}, "
+          f"noise ratio {m['noise_ratio']:.2f}")
+    return 0
+
+
+def cmd_compare(a) -> int:
+    from .metrics.compare import compare
+
+    names = a.names.split(",") if a.names else None
+    compare(a.runs, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
+            device=a.device, names=names, progress=not a.quiet)
+    print(f"{a.out}/compare.html and compare.md: {len(a.runs)} runs")
+    return 0
+
+
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=_int_range(2, 20_000), default=512, help="generated samples (default 512)")
+    p.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="first sample seed")
+    p.add_argument("--features", choices=("openmoji", "inception"), default="openmoji",
+                   help="feature space for KID/FID/precision/recall (default: the shipped OpenMoji network)")
+    p.add_argument("--inception-weights", dest="inception_weights",
+                   help="path of inception-2015-12-05.pt (default: looked up in the cache folder)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true")
+
+
 # -------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     from .config import BACKGROUNDS, SIZES
@@ -174,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", dest="sample_every", type=_int_range(1, 1_000_000))
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=_int_range(1, 1_000_000))
     t.add_argument("--log-every", dest="log_every", type=_int_range(1, 1_000_000))
+    t.add_argument("--eval-every", dest="eval_every", type=_int_range(0, 1_000_000),
+                   help="epochs between KID/SSIM evaluations logged to metrics.jsonl; keeps the best (lowest KID)")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, type-checked (repeatable)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -191,6 +240,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="composite an RGBA model's output (default: as trained)")
     g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
     g.set_defaults(func=cmd_generate)
+    e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
+    e.add_argument("run", help="a run folder")
+    _eval_args(e)
+    e.set_defaults(func=cmd_evaluate)
+    c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")
+    c.add_argument("runs", nargs="+", help="run folders")
+    c.add_argument("--names", help="comma-separated column names (default: the folder names)")
+    _eval_args(c)
+    c.set_defaults(func=cmd_compare)
+
+    f = sub.add_parser("features", help="the OpenMoji feature network used by evaluate")
+    fsub = f.add_subparsers(dest="features_command", required=True, parser_class=Parser)
+    ft = fsub.add_parser("train", help="train EmojiNet on all OpenMoji emojis (subgroup classification)")
+    ft.add_argument("--out", required=True, help="the .safetensors to write (a model card .md goes beside it)")
+    ft.add_argument("--epochs", type=_int_range(1, 10_000), default=40)
+    ft.add_argument("--batch-size", dest="batch_size", type=_int_range(1, 65_536), default=128)
+    ft.add_argument("--lr", type=float, default=2e-3)
+    ft.add_argument("--width", type=_int_range(4, 512), default=32)
+    ft.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0)
+    ft.add_argument("--device", default="auto")
+    ft.add_argument("--quiet", action="store_true")
+    ft.set_defaults(func=cmd_features_train)
     return p
 
 

@@ -56,6 +56,9 @@ class TrainConfig:
     sample_every: int = 10      # epochs between sample grids in samples/
     checkpoint_every: int = 50  # epochs between training states (and at the end)
     sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
+    eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
+    eval_n: int = 256           # samples per in-training evaluation
+    eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
 
 
 @dataclass
@@ -101,6 +104,10 @@ class Config:
         _check_range("train.sample_every", t.sample_every, 1, 1_000_000)
         _check_range("train.checkpoint_every", t.checkpoint_every, 1, 1_000_000)
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
+        _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
+        _check_range("train.eval_n", t.eval_n, 4, 20_000)
+        if t.eval_features not in ("openmoji", "inception"):
+            raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
         from .models import ARCHS  # late import: models import nothing from config
 
         if m.arch not in ARCHS:

@@ -24,6 +24,7 @@ class Emoji:
     annotation: str     # e.g. "grinning face"
     tags: tuple[str, ...]
     order: int          # OpenMoji's catalog order
+    base: str = ""      # hexcode of the skin-tone base emoji ("" for emojis without skin tones)
 
     @property
     def tag_string(self) -> str:
@@ -39,7 +40,7 @@ def load_catalog() -> tuple[Emoji, ...]:
         tags = tuple(t.strip() for t in (r["tags"] + "," + r["openmoji_tags"]).split(",") if t.strip())
         order = int(r["order"]) if r["order"].strip().isdigit() else 100_000 + i
         out.append(Emoji(r["hexcode"], r["emoji"], r["group"], r["subgroups"], r["annotation"],
-                         tuple(dict.fromkeys(tags)), order))
+                         tuple(dict.fromkeys(tags)), order, r.get("skintone_base_hexcode", "")))
     return tuple(out)
 
 

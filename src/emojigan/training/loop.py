@@ -42,6 +42,28 @@ def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int) -> dict:
     return meta
 
 
+class InTrainingEval:
+    """KID and mean nearest-training SSIM of a fixed set of seeds, against precomputed real features."""
+
+    def __init__(self, cfg: Config, real: torch.Tensor, device: torch.device):
+        from ..features import load_feature_space
+
+        self.space = load_feature_space(cfg.train.eval_features, device=device)
+        self.real, self.device = real, device
+        self.real_feat = self.space(real)
+
+    def __call__(self, fake: torch.Tensor) -> dict:
+        from ..metrics.distribution import kid, precision_recall
+        from ..metrics.memorization import COPY_SSIM, nearest_ssim
+
+        fake_feat = self.space(fake)
+        k, k_std = kid(self.real_feat, fake_feat, subsets=50)
+        p, r = precision_recall(self.real_feat, fake_feat)
+        s, _ = nearest_ssim(fake.to(self.device), self.real.to(self.device))
+        return {"kid": k, "kid_std": k_std, "precision": p, "recall": r, "ssim_nearest": float(s.mean()),
+                "copy_rate": float((s >= COPY_SSIM).double().mean())}
+
+
 def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = False,
           progress: bool = True) -> Path:
     """Train `cfg` into the run folder `out` (or continue it with `resume`); returns the folder."""
@@ -52,6 +74,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     device = pick_device(t.device)
     state = load_state(out / runlib.STATE_NAME) if resume else None
     data = runlib.load_dataset(cfg, progress)
+    evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every else None
     if not resume:
         runlib.create_run_dir(out)
 
@@ -61,7 +84,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device)
     gan = GANStep(G, D, opt_G, opt_D)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1)
-    epoch, step, elapsed = 0, 0, 0.0
+    epoch, step, elapsed, best_kid = 0, 0, 0.0, math.inf
     if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -69,6 +92,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
         opt_D.load_state_dict(state["opt_D"])
         noise.set_state(state["noise_rng"])
         epoch, step, elapsed = state["epoch"], state["step"], state["elapsed"]
+        best_kid = state.get("best_kid", math.inf)
         old = runlib.read_run_config(out)
         resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
         runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in ("provenance", "dataset")}
@@ -99,7 +123,7 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
         nonlocal acc_steps, acc_images, last_read
         now = time.perf_counter()
         vals = (acc / acc_steps).tolist()
-        row = {"step": step, "epoch": round(step / steps_per_epoch, 4), "loss_d": vals[0], "loss_g": vals[1],
+        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "loss_d": vals[0], "loss_g": vals[1],
                "d_real": vals[2], "d_fake": vals[3], "seconds": round(elapsed + now - seg_start, 3),
                "img_per_s": round(acc_images / max(now - last_read, 1e-9), 1)}
         if not all(math.isfinite(v) for v in vals):
@@ -110,14 +134,28 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
         acc_steps, acc_images, last_read = 0, 0, now
         return row
 
-    def checkpoint(done: int) -> None:
+    def checkpoint(done: int, name: str = "latest") -> None:
         nonlocal last_ckpt
-        save_state(out / runlib.STATE_NAME, {
+        save_state(out / "checkpoints" / f"{name}.pt", {
             "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-            "noise_rng": noise.get_state(), "epoch": done, "step": step,
+            "noise_rng": noise.get_state(), "epoch": done, "step": step, "best_kid": best_kid,
             "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
-        export_generator(G, export_meta(cfg, data, done, step), out / "generator.safetensors")
-        last_ckpt = done
+        suffix = "" if name == "latest" else f"-{name}"
+        export_generator(G, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
+        if name == "latest":
+            last_ckpt = done
+
+    def evaluate(done: int) -> None:
+        nonlocal best_kid
+        G.eval()
+        sampler = EmojiGenerator(G, export_meta(cfg, data, done, step), device)
+        fake = sampler.sample_tensor(seeds=list(range(t.eval_n)))
+        G.train()
+        row = {"kind": "eval", "step": step, "epoch": done, **evaluator(fake)}
+        log.write(row)
+        if row["kid"] < best_kid:
+            best_kid = row["kid"]
+            checkpoint(done, "best")
 
     def sample_grid(done: int) -> None:
         G.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
@@ -152,6 +190,8 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
             done = epoch + 1
             if done % t.sample_every == 0 or done == t.epochs or done == 1:
                 sample_grid(done)
+            if evaluator and (done % t.eval_every == 0 or done == t.epochs):
+                evaluate(done)
             if done % t.checkpoint_every == 0 or done == t.epochs:
                 checkpoint(done)
             bar.update(1)

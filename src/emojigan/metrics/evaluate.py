@@ -1,0 +1,70 @@
+"""`emojigan evaluate`: draw samples from a run, compute every registered metric against the training
+images, and write metrics.json, arrays.npz, one PNG per figure and a self-contained report.html."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import images
+from ..config import Config
+from ..errors import UserError
+from ..inference import load_generator
+from ..training.checkpoint import atomic_write_text
+from ..training.run import load_dataset, read_run_config
+from . import EvalData, compute_all
+
+MAX_N = 20_000
+
+
+def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
+    run = Path(run)
+    if not run.is_dir():
+        raise UserError(f"{run} is not a run folder")
+    raw = read_run_config(run)
+    cfg = Config.from_dict(raw, source=f"{run}/config.json")
+    if not (run / "generator.safetensors").is_file():
+        raise UserError(f"{run} has no checkpoint yet (no generator.safetensors); train it past "
+                        f"its first --checkpoint-every epochs")
+    return run, raw, cfg
+
+
+def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
+             inception_weights: str | None = None, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
+    from ..features import load_feature_space
+    from .plots import write_figures
+    from .report import write_report
+
+    if not 2 <= n <= MAX_N:
+        raise UserError(f"--n {n} is out of range; it must be between 2 and {MAX_N}")
+    run, raw, cfg = load_run(run)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    space = load_feature_space(features, inception_weights, device)
+    t0 = time.perf_counter()
+    gen = load_generator(run, device=device)
+    real = load_dataset(cfg, progress=progress).images
+    fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
+    data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
+    scalars, arrays = compute_all(data)
+    scalars.update({"n_fake": n, "n_real": len(real), "seed": seed, "features": features,
+                    "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
+                    "seconds": round(time.perf_counter() - t0, 1)})
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
+    np.savez_compressed(out / "arrays.npz", **arrays)
+    show = lambda x: [images.composite(im, "white") if im.mode == "RGBA" else im for im in images.to_pil(x)]  # noqa: E731
+    images.save_png(images.grid(show(fake[:64]), nrow=8), out / "samples.png")
+    images.save_png(images.grid(show(real[:64]), nrow=8), out / "real.png")
+    pairs = []
+    for i in arrays["closest_order"][:16]:
+        pairs += [show(fake[i:i + 1])[0], show(real[arrays["ssim_nearest_index"][i]:][:1])[0]]
+    images.save_png(images.grid(pairs, nrow=8), out / "memorization_pairs.png")
+    write_figures(out, run)
+    write_report(out, run, raw)
+    return scalars

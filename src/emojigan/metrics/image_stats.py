@@ -1,0 +1,71 @@
+"""Image-space statistics of the report's section 7: colour distribution, edge quality (Sobel), noise
+(high-frequency residual against a 3x3 median filter) and pairwise pixel distances."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..images import BACKGROUND_RGB
+from . import EvalData, register
+
+
+def to_rgb01(x: torch.Tensor, background: str = "black") -> np.ndarray:
+    """[-1, 1] (N, C, H, W) -> float (N, H, W, 3) in [0, 1]; RGBA is composited over black."""
+    x = (x.float().clamp(-1, 1) + 1) / 2
+    if x.shape[1] == 4:
+        x = x[:, :3] * x[:, 3:4]
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def edge_strength(imgs: np.ndarray) -> np.ndarray:
+    """Mean Sobel gradient magnitude of each image's grey levels (skimage.filters.sobel)."""
+    from skimage.color import rgb2gray
+    from skimage.filters import sobel
+
+    return np.array([sobel(rgb2gray(im)).mean() for im in imgs])
+
+
+def noise_energy(imgs: np.ndarray) -> np.ndarray:
+    """Mean squared residual of each image against its 3x3 median filter (per channel)."""
+    from scipy.ndimage import median_filter
+
+    res = imgs - median_filter(imgs, size=(1, 3, 3, 1), mode="nearest")
+    return (res ** 2).mean(axis=(1, 2, 3))
+
+
+def foreground_hsv(imgs: np.ndarray, background: str, max_pixels: int = 200_000, seed: int = 0) -> np.ndarray:
+    """HSV of pixels that differ from the background colour (the emoji itself), (M, 3) in [0, 1]."""
+    from skimage.color import rgb2hsv
+
+    bg = np.array(BACKGROUND_RGB.get(background, (0, 0, 0))) / 255.0
+    px = imgs.reshape(-1, 3)
+    px = px[np.abs(px - bg).max(axis=1) > 0.1]
+    if len(px) > max_pixels:
+        px = px[np.random.default_rng(seed).choice(len(px), max_pixels, replace=False)]
+    return rgb2hsv(px[None])[0] if len(px) else np.zeros((0, 3))
+
+
+@register("image_stats")
+def _image_stats(d: EvalData):
+    real, fake = to_rgb01(d.real), to_rgb01(d.fake)
+    bg = "black" if d.background == "transparent" else d.background
+    e_r, e_f = edge_strength(real), edge_strength(fake)
+    n_r, n_f = noise_energy(real), noise_energy(fake)
+    hsv_r, hsv_f = foreground_hsv(real, bg, seed=d.seed), foreground_hsv(fake, bg, seed=d.seed)
+    pd_f = torch.pdist(torch.from_numpy(fake.reshape(len(fake), -1)).double()).numpy()
+    pd_r = torch.pdist(torch.from_numpy(real.reshape(len(real), -1)).double()).numpy()
+    scalars = {
+        "edge_mean": float(e_f.mean()), "edge_mean_real": float(e_r.mean()),
+        "edge_ratio": float(e_f.mean() / e_r.mean()),
+        "noise_energy": float(n_f.mean()), "noise_energy_real": float(n_r.mean()),
+        "noise_ratio": float(n_f.mean() / n_r.mean()),
+        "pixel_distance_mean": float(pd_f.mean()), "pixel_distance_mean_real": float(pd_r.mean()),
+        "hue_std": float(hsv_f[:, 0].std()) if len(hsv_f) else 0.0,
+        "hue_std_real": float(hsv_r[:, 0].std()) if len(hsv_r) else 0.0,
+    }
+    rng = np.random.default_rng(d.seed)
+    pick = lambda a, n: a[rng.choice(len(a), min(n, len(a)), replace=False)] if len(a) else a  # noqa: E731
+    arrays = {"edges": e_f, "edges_real": e_r, "noise": n_f, "noise_real": n_r,
+              "hsv": pick(hsv_f, 50_000).astype(np.float32), "hsv_real": pick(hsv_r, 50_000).astype(np.float32),
+              "pixel_distances": pd_f.astype(np.float32), "pixel_distances_real": pd_r.astype(np.float32)}
+    return scalars, arrays

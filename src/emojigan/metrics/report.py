@@ -1,0 +1,62 @@
+"""The evaluation report: one self-contained HTML file (figures inlined as base64) that opens offline."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from ..training.checkpoint import atomic_write_text
+from .plots import FIGURES
+
+SUMMARY = [  # key, label, how to read it
+    ("kid", "KID", "lower is better; 0 = indistinguishable from the real set"),
+    ("fid", "FID (reference)", "biased with ~100 real images; compare runs, not papers"),
+    ("precision", "precision (k=3)", "share of samples that look like some real emoji"),
+    ("recall", "recall (k=3)", "share of real emojis the samples cover"),
+    ("copy_rate", "copy rate", "share of samples with nearest-training SSIM >= 0.95"),
+    ("ssim_nearest_mean", "mean nearest-training SSIM", "the report's SSIM figure, at the evaluated checkpoint"),
+    ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
+    ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
+]
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
+    return html.escape(str(v))
+
+
+def write_report(out: Path, run: Path, config: dict[str, Any]) -> Path:
+    m = json.loads((out / "metrics.json").read_text())
+    rows = "".join(f"<tr><td>{label}</td><td><b>{fmt(m[key])}</b>"
+                   f"{' &plusmn; ' + fmt(m['kid_std']) if key == 'kid' else ''}</td><td>{html.escape(how)}</td></tr>"
+                   for key, label, how in SUMMARY if key in m)
+    figures = "".join(f"<section><h2>{html.escape(title)}</h2>{_img(out / name)}<p class=note>{html.escape(note)}</p>"
+                      f"</section>" for name, (title, note) in FIGURES.items() if (out / name).is_file())
+    all_metrics = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in m.items())
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>emojigan evaluation: {html.escape(run.name)}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
+img{{max-width:100%;image-rendering:pixelated}}.pair{{display:flex;gap:2em}}.pair figure{{margin:0}}
+.note{{color:#555;font-style:italic}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
+<h1>emojigan evaluation: {html.escape(str(run))}</h1>
+<p>{m['n_fake']} samples (seeds {m['seed']}..{m['seed'] + m['n_fake'] - 1}) against the {m['n_real']} training images,
+epoch {m.get('epoch')}, step {m.get('step')}, feature space <b>{html.escape(m['features'])}</b>.</p>
+<section id="summary"><h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>reading</th></tr>{rows}</table></section>
+<section id="samples"><h2>Samples and real emojis</h2><div class=pair>
+<figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>
+<figure>{_img(out / 'real.png')}<figcaption>training images</figcaption></figure></div></section>
+<section id="memorization-pairs"><h2>Closest pairs (generated, nearest training image)</h2>{_img(out / 'memorization_pairs.png')}</section>
+{figures}
+<section id="all-metrics"><h2>All metrics</h2><table>{all_metrics}</table></section>
+<section id="config"><h2>Run config</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre></section>
+</body></html>"""
+    atomic_write_text(out / "report.html", page)
+    return out / "report.html"

@@ -1,0 +1,80 @@
+"""`emojigan evaluate` and `emojigan compare` on a tiny run, and in-training evaluation, through the real CLI."""
+import json
+
+import pytest
+from PIL import Image
+
+from emojigan.metrics.plots import FIGURES
+from tests.conftest import TINY, run_cli
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "ev"
+    p = run_cli("evaluate", tiny_run, "--n", "48", "--out", out, "--quiet")
+    assert "KID" in p.stdout and "recall" in p.stdout
+    return out
+
+
+def test_evaluate_writes_every_figure_and_number(evaluated):
+    m = json.loads((evaluated / "metrics.json").read_text())
+    for key in ("kid", "kid_std", "fid", "precision", "recall", "copy_rate", "ssim_nearest_mean", "edge_ratio",
+                "noise_ratio", "pixel_distance_mean", "feature_variance_mean", "feature_distance_mean"):
+        assert isinstance(m[key], float), key
+    assert m["n_fake"] == 48 and m["n_real"] == 111 and m["features"] == "openmoji" and m["epoch"] == 3
+    assert 0 <= m["precision"] <= 1 and 0 <= m["copy_rate"] <= 1
+    for name in list(FIGURES) + ["samples.png", "real.png", "memorization_pairs.png"]:
+        with Image.open(evaluated / name) as im:
+            assert im.size[0] > 100, name
+
+
+def test_report_html_has_every_section(evaluated):
+    page = (evaluated / "report.html").read_text()
+    for title, _ in FIGURES.values():
+        assert f"<h2>{title}</h2>" in page.replace("&amp;", "&"), title
+    for section in ("summary", "samples", "memorization-pairs", "all-metrics", "config"):
+        assert f'id="{section}"' in page
+    assert page.count("data:image/png;base64,") == len(FIGURES) + 3   # self-contained
+    assert "src=\"http" not in page and "lr_d" in page
+
+
+def test_evaluate_run_without_checkpoint(tmp_path, tiny_run):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text((tiny_run / "config.json").read_text())
+    p = run_cli("evaluate", tmp_path / "run", "--out", tmp_path / "ev", check=False)
+    assert p.returncode == 2 and "has no checkpoint yet" in p.stderr and p.stderr.count("\n") == 1
+    p = run_cli("evaluate", tmp_path / "nope", "--out", tmp_path / "ev", check=False)
+    assert p.returncode == 2 and "is not a run folder" in p.stderr
+    p = run_cli("evaluate", tiny_run, "--features", "inception", "--inception-weights", tmp_path / "none.pt",
+                "--out", tmp_path / "ev", check=False)
+    assert p.returncode == 2 and "inception-2015-12-05.pt" in p.stderr and not (tmp_path / "ev").exists()
+
+
+def test_training_with_eval_every_keeps_best(faces32, tmp_path):
+    out = tmp_path / "run"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "2", "--eval-every", "1",
+            "--set", "train.eval_n=32", "--out", out, *TINY)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r["kind"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    assert all({"kid", "ssim_nearest", "precision", "recall", "copy_rate"} <= set(r) for r in evals)
+    best = min(evals, key=lambda r: r["kid"])
+    meta = json.loads((out / "generator-best.json").read_text())
+    assert meta["training"]["epoch"] == best["epoch"]
+    assert (out / "checkpoints" / "best.pt").is_file() and (out / "checkpoints" / "latest.pt").is_file()
+    ev = tmp_path / "ev"
+    run_cli("evaluate", out, "--n", "16", "--out", ev, "--quiet")
+    assert (ev / "ssim_over_epochs.png").is_file()
+
+
+def test_compare_two_runs(tiny_run, tiny_rgba_run, tmp_path):
+    run_cli("compare", tiny_run, tiny_rgba_run, "--names", "black,rgba", "--n", "16", "--out", tmp_path / "cmp",
+            "--quiet")
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert md.startswith("| metric | black | rgba |")
+    assert "| kid |" in md and "| recall |" in md and "![black](samples-black.png)" in md
+    assert (tmp_path / "cmp" / "samples-rgba.png").is_file()
+    html = (tmp_path / "cmp" / "compare.html").read_text()
+    assert html.count("data:image/png;base64,") == 2
+    results = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert set(results) == {"black", "rgba"} and results["black"]["n_fake"] == 16

@@ -1,0 +1,94 @@
+"""Each metric on constructed inputs whose answer is known."""
+import numpy as np
+import pytest
+import torch
+
+from emojigan.metrics import EvalData, compute_all
+from emojigan.metrics.distribution import fid, kid, precision_recall
+from emojigan.metrics.image_stats import edge_strength, noise_energy
+from emojigan.metrics.memorization import nearest_ssim, ssim_matrix
+
+
+def test_kid_and_fid_identical_vs_shifted():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 16, generator=g)
+    y = torch.randn(200, 16, generator=g)
+    same, _ = kid(x, y)
+    shifted, _ = kid(x, y + 1.0)
+    assert abs(same) < 0.01 and shifted > 0.1
+    assert fid(x, y) < 1.0 < fid(x, y + 1.0)
+    assert abs(fid(x, y + 1.0) - 16.0) < 3.0  # mean shift of 1 in 16 dims: ||mu_a - mu_b||^2 = 16
+
+
+def test_kid_subsets_no_larger_than_the_real_set():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(111, 8, generator=g), torch.randn(512, 8, generator=g)
+    mean, std = kid(real, fake)  # torchmetrics' default subset of 1000 would fail with 111 reals
+    assert np.isfinite(mean) and std >= 0
+
+
+def test_precision_recall_known_cases():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(100, 8, generator=g)
+    copies = real[torch.randint(0, 100, (400,), generator=g)]
+    p, r = precision_recall(real, copies)
+    assert p == 1.0 and r > 0.97                   # verbatim copies: precise, and cover nearly all
+    p, r = precision_recall(real, real[:10].repeat(40, 1))
+    assert p == 1.0 and r < 0.2                    # collapse onto ten emojis: precise, no recall
+    p, r = precision_recall(real, torch.randn(400, 8, generator=g) + 10)
+    assert p == 0.0 and r == 0.0                   # far away
+
+
+def test_ssim_matrix_matches_torchmetrics():
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(5, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+    b[0] = a[2]
+    m = ssim_matrix(a, b)
+    ref = torch.stack([ssim(a, b[j:j + 1].expand_as(a), data_range=1.0, reduction="none") for j in range(4)], 1)
+    assert torch.allclose(m, ref, atol=1e-4)
+    assert abs(float(m[2, 0]) - 1.0) < 1e-5
+    best, arg = nearest_ssim(a[2:3] * 2 - 1, b * 2 - 1)
+    assert int(arg[0]) == 0 and abs(float(best[0]) - 1) < 1e-5
+
+
+def test_edge_and_noise_statistics():
+    flat = np.full((4, 32, 32, 3), 0.5)
+    stripes = flat.copy()
+    stripes[:, :, ::4] = 1.0
+    assert edge_strength(flat).max() == 0 and edge_strength(stripes).min() > 0.05
+    rng = np.random.default_rng(0)
+    noisy = np.clip(flat + rng.normal(0, 0.1, flat.shape), 0, 1)
+    assert noise_energy(flat).max() == 0 and noise_energy(noisy).min() > 0.005
+
+
+@pytest.fixture(scope="module")
+def real_images(tmp_path_factory):
+    from emojigan.data import build_dataset, load_images
+
+    p = build_dataset(tmp_path_factory.mktemp("ds") / "f32", "faces", 32, "black", progress=False)
+    return load_images(p, 32, "black").images
+
+
+def test_verbatim_generator_is_all_copies(real_images):
+    from emojigan.features import load_feature_space
+
+    space = load_feature_space("openmoji")
+    fake = real_images[torch.randint(0, len(real_images), (300,), generator=torch.Generator().manual_seed(1))]
+    s, _ = compute_all(EvalData(real_images, fake, space(real_images), space(fake)),
+                       ["kid", "precision_recall", "memorization", "image_stats"])
+    assert s["copy_rate"] == 1.0 and s["ssim_nearest_mean"] > 0.999
+    assert s["recall"] > 0.9 and s["precision"] == 1.0
+    assert abs(s["edge_ratio"] - 1) < 0.1 and abs(s["noise_ratio"] - 1) < 0.15
+    assert s["kid"] < 0.05
+
+
+def test_noise_generator_scores_badly(real_images):
+    from emojigan.features import load_feature_space
+
+    space = load_feature_space("openmoji")
+    fake = torch.rand(120, 3, 32, 32, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    s, _ = compute_all(EvalData(real_images, fake, space(real_images), space(fake)),
+                       ["kid", "precision_recall", "memorization", "image_stats"])
+    assert s["copy_rate"] == 0.0 and s["recall"] == 0.0 and s["noise_ratio"] > 3
