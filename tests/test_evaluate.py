@@ -63,7 +63,9 @@ def test_training_with_eval_every_keeps_best(faces32, tmp_path):
     assert meta["training"]["epoch"] == best["epoch"]
     assert (out / "checkpoints" / "best.pt").is_file() and (out / "checkpoints" / "latest.pt").is_file()
     ev = tmp_path / "ev"
-    run_cli("evaluate", out, "--n", "16", "--out", ev, "--quiet")
+    run_cli("evaluate", out, "--n", "16", "--checkpoint", "best", "--out", ev, "--quiet")
+    m = json.loads((ev / "metrics.json").read_text())
+    assert m["checkpoint"] == "best" and m["epoch"] == best["epoch"]
     assert (ev / "ssim_over_epochs.png").is_file()
 
 

@@ -145,7 +145,7 @@ def cmd_evaluate(a) -> int:
     from .metrics.evaluate import evaluate
 
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
-                 device=a.device, progress=not a.quiet)
+                 device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
     print(f"{a.out}/report.html: KID {m['kid']:.4f} +- {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
           f"recall {m['recall']:.3f}, copies {m['copy_rate']:.1%}, edge ratio {m['edge_ratio']:.2f}, "
           f"noise ratio {m['noise_ratio']:.2f}")
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
     e.add_argument("run", help="a run folder")
+    e.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
+                   help="the last export, or the lowest-KID one that --eval-every kept")
     _eval_args(e)
     e.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")

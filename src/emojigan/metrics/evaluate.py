@@ -34,7 +34,8 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
 
 
 def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
-             inception_weights: str | None = None, device: str = "cpu", progress: bool = True) -> dict[str, Any]:
+             inception_weights: str | None = None, device: str = "cpu", checkpoint: str = "latest",
+             progress: bool = True) -> dict[str, Any]:
     from ..features import load_feature_space
     from .plots import write_figures
     from .report import write_report
@@ -45,14 +46,19 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
+    if checkpoint not in ("latest", "best"):
+        raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
+    export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
+    if not export.is_file():
+        raise UserError(f"{run} has no {export.name} (best is kept only by runs trained with --eval-every)")
     space = load_feature_space(features, inception_weights, device)
     t0 = time.perf_counter()
-    gen = load_generator(run, device=device)
+    gen = load_generator(export, device=device)
     real = load_dataset(cfg, progress=progress).images
     fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
-    scalars.update({"n_fake": n, "n_real": len(real), "seed": seed, "features": features,
+    scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
                     "seconds": round(time.perf_counter() - t0, 1)})
     out.mkdir(parents=True, exist_ok=True)
