@@ -5,6 +5,7 @@ Errors a user can cause end in one line on stderr and exit code 2; programming e
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def cmd_train(a) -> int:
     else:
         cfg = config.resolve(a.preset, a.config, overrides)
     train(cfg, out, resume=bool(a.resume), overwrite=a.overwrite, progress=not a.quiet)
-    print(f"{out}: trained; generator {out / 'generator.safetensors'}, samples in {out / 'samples'}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks for the job
+        print(f"{out}: trained; generator {out / 'generator.safetensors'}, samples in {out / 'samples'}")
     return 0
 
 

@@ -56,6 +56,12 @@ class TrainConfig:
     sample_every: int = 10      # epochs between sample grids in samples/
     checkpoint_every: int = 50  # epochs between training states (and at the end)
     sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
+    precision: str = "fp32"     # fp32 | bf16 (autocast; for GPUs and CPUs with AVX512-BF16/AMX)
+    channels_last: bool = True  # NHWC tensors: faster convolutions on CPU and GPU, same computation
+    compile: bool = False       # torch.compile G and D (minutes of compilation; pays off on long runs)
+    cuda_graphs: bool = True    # on CUDA, replay the whole step as a CUDA graph (removes the launch bound)
+    sync_bn: bool = False       # under DDP on GPUs, SyncBatchNorm instead of per-rank BatchNorm
+    ddp_check: bool = False     # debug: after every step, check that all DDP ranks hold identical weights
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
     eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
@@ -106,6 +112,8 @@ class Config:
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
+        if t.precision not in ("fp32", "bf16"):
+            raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32 or bf16")
         if t.eval_features not in ("openmoji", "inception"):
             raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
         from .models import ARCHS  # late import: models import nothing from config

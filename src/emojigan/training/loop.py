@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .. import images
@@ -18,12 +19,13 @@ from ..config import Config
 from ..data.catalog import ATTRIBUTION
 from ..data.dataset import ImageSet
 from ..errors import UserError
-from ..inference import EmojiGenerator, pick_device
+from ..inference import EmojiGenerator
 from ..latent import z_from_seeds
 from ..models import build
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
-from .step import GANStep, make_optimizers
+from .distributed import Dist, setup
+from .step import GANStep, GraphedStep, make_optimizers
 
 
 class TrainingDiverged(UserError):
@@ -64,54 +66,101 @@ class InTrainingEval:
                 "copy_rate": float((s >= COPY_SSIM).double().mean())}
 
 
+def _epoch_indices(n: int, seed: int, epoch: int, dist_: Dist) -> torch.Tensor:
+    """This rank's shuffled indices for an epoch: a plain permutation on one process, a
+    DistributedSampler shard (padded to equal length) under DDP."""
+    if not dist_.enabled:
+        return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    from torch.utils.data import DistributedSampler
+
+    sampler = DistributedSampler(range(n), num_replicas=dist_.world_size, rank=dist_.rank, shuffle=True, seed=seed)
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler))
+
+
 def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = False,
           progress: bool = True) -> Path:
-    """Train `cfg` into the run folder `out` (or continue it with `resume`); returns the folder."""
+    """Train `cfg` into the run folder `out` (or continue it with `resume`); returns the folder.
+    Under torchrun this runs one rank of a DistributedDataParallel job."""
     out = Path(out)
     cfg.validate()
-    t, m = cfg.train, cfg.model
-    runlib.check_run_dir(out, resume, overwrite)
-    device = pick_device(t.device)
-    state = load_state(out / runlib.STATE_NAME) if resume else None
-    data = runlib.load_dataset(cfg, progress)
-    evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every else None
-    if not resume:
-        runlib.create_run_dir(out)
+    dist_ = setup(cfg.train.device)
+    try:
+        return _train(cfg, out, resume, overwrite, progress, dist_)
+    finally:
+        dist_.close()
 
-    torch.manual_seed(t.seed)
+
+def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool, dist_: Dist) -> Path:
+    t, m = cfg.train, cfg.model
+    main = dist_.is_main
+    device = dist_.device
+    runlib.check_run_dir(out, resume, overwrite)
+    dist_.barrier()  # no rank creates anything before every rank has checked
+    state = load_state(out / runlib.STATE_NAME) if resume else None
+    data = runlib.load_dataset(cfg, progress and main)
+    evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every and main else None
+    if not resume and main:
+        runlib.create_run_dir(out)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    fmt = torch.channels_last if t.channels_last else torch.contiguous_format
+
+    torch.manual_seed(t.seed)  # identical initial weights on every rank
     G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels)
-    G, D = G.to(device), D.to(device)
-    opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device)
-    gan = GANStep(G, D, opt_G, opt_D)
-    noise = torch.Generator(device=device).manual_seed(t.seed + 1)
+    G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
+    graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile
+    opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
+    noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     epoch, step, elapsed, best_kid = 0, 0, 0.0, math.inf
     if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
-        noise.set_state(state["noise_rng"])
+        rngs = state["noise_rng"] if isinstance(state["noise_rng"], list) else [state["noise_rng"]]
+        if len(rngs) != dist_.world_size:
+            raise UserError(f"{out} was trained with {len(rngs)} process(es); resume it with as many "
+                            f"(now {dist_.world_size})")
+        noise.set_state(rngs[dist_.rank])
         epoch, step, elapsed = state["epoch"], state["step"], state["elapsed"]
         best_kid = state.get("best_kid", math.inf)
-        old = runlib.read_run_config(out)
-        resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
-        runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in ("provenance", "dataset")}
-                            | {"resumes": resumes})
-    else:
-        runlib.write_config(out, cfg, {"provenance": runlib.provenance(),
+        if main:
+            old = runlib.read_run_config(out)
+            resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
+            runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in ("provenance", "dataset")}
+                                | {"resumes": resumes})
+    elif main:
+        runlib.write_config(out, cfg, {"provenance": runlib.provenance() | {"world_size": dist_.world_size},
                                        "dataset": {"source": data.source, "count": len(data),
                                                    "skipped": data.skipped}})
         preview = images.to_pil(data.images[:64])
         images.save_png(images.grid([images.composite(im, "white") if im.mode == "RGBA" else im
                                      for im in preview], nrow=8), out / "real.png")
     if epoch >= t.epochs:
-        print(f"{out}: already trained for {epoch} epochs (train.epochs = {t.epochs}); nothing to do")
+        if main:
+            print(f"{out}: already trained for {epoch} epochs (train.epochs = {t.epochs}); nothing to do")
         return out
 
-    real = data.images.to(device)
+    G_raw, D_raw = G, D  # what checkpoints, sampling and the G step use
+    if dist_.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        if t.sync_bn and device.type == "cuda":
+            G, D = nn.SyncBatchNorm.convert_sync_batchnorm(G), nn.SyncBatchNorm.convert_sync_batchnorm(D)
+            G_raw, D_raw = G, D
+        ids = [device.index] if device.type == "cuda" else None
+        G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+    if t.compile:
+        G, D = torch.compile(G), torch.compile(D)
+    gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None)
+    stepper = GraphedStep(gan) if graphs else gan
+
+    real = data.images.to(device).contiguous(memory_format=fmt)
     n = len(real)
-    steps_per_epoch = math.ceil(n / t.batch_size)
-    log = runlib.MetricsLog(out / "metrics.jsonl", resume_step=step if state is not None else None)
+    per_rank = len(_epoch_indices(n, t.seed, 0, dist_))
+    steps_per_epoch = math.ceil(per_rank / t.batch_size)
+    log = runlib.MetricsLog(out / "metrics.jsonl", resume_step=step if state is not None else None) if main else None
     sample_seeds = list(range(t.sample_seeds))
     acc = torch.zeros(4, device=device)
     acc_steps, acc_images, last_read = 0, 0, time.perf_counter()
@@ -119,79 +168,88 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
     last_ckpt = epoch
 
     def read_losses() -> dict:
-        """One host sync: average the accumulated losses, append a metrics row, check for divergence."""
+        """One host sync: average the accumulated losses (over ranks too), log them, check for divergence."""
         nonlocal acc_steps, acc_images, last_read
         now = time.perf_counter()
-        vals = (acc / acc_steps).tolist()
-        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "loss_d": vals[0], "loss_g": vals[1],
-               "d_real": vals[2], "d_fake": vals[3], "seconds": round(elapsed + now - seg_start, 3),
-               "img_per_s": round(acc_images / max(now - last_read, 1e-9), 1)}
+        vals = (dist_.mean(acc) / acc_steps).tolist()
+        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "loss_d": vals[0],
+               "loss_g": vals[1], "d_real": vals[2], "d_fake": vals[3],
+               "seconds": round(elapsed + now - seg_start, 3),
+               "img_per_s": round(acc_images * dist_.world_size / max(now - last_read, 1e-9), 1)}
         if not all(math.isfinite(v) for v in vals):
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
-        log.write(row)
+        if log:
+            log.write(row)
         acc.zero_()
         acc_steps, acc_images, last_read = 0, 0, now
         return row
 
     def checkpoint(done: int, name: str = "latest") -> None:
         nonlocal last_ckpt
-        save_state(out / "checkpoints" / f"{name}.pt", {
-            "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-            "noise_rng": noise.get_state(), "epoch": done, "step": step, "best_kid": best_kid,
-            "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
-        suffix = "" if name == "latest" else f"-{name}"
-        export_generator(G, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
+        rngs = dist_.gather(noise.get_state())  # every rank's noise state, so each resumes its own
+        if main:
+            save_state(out / "checkpoints" / f"{name}.pt", {
+                "G": G_raw.state_dict(), "D": D_raw.state_dict(), "opt_G": opt_G.state_dict(),
+                "opt_D": opt_D.state_dict(), "noise_rng": rngs if dist_.enabled else rngs[0],
+                "epoch": done, "step": step, "best_kid": best_kid,
+                "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
+            suffix = "" if name == "latest" else f"-{name}"
+            export_generator(G_raw, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
         if name == "latest":
             last_ckpt = done
 
-    def evaluate(done: int) -> None:
+    def evaluate(done: int) -> bool:
+        """Rank 0 evaluates; returns whether this is the best KID so far (a 'best' checkpoint is due)."""
         nonlocal best_kid
-        G.eval()
-        sampler = EmojiGenerator(G, export_meta(cfg, data, done, step), device)
+        G_raw.eval()
+        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device)
         fake = sampler.sample_tensor(seeds=list(range(t.eval_n)))
-        G.train()
+        G_raw.train()
         row = {"kind": "eval", "step": step, "epoch": done, **evaluator(fake)}
         log.write(row)
         if row["kid"] < best_kid:
             best_kid = row["kid"]
-            checkpoint(done, "best")
+            return True
+        return False
 
     def sample_grid(done: int) -> None:
-        G.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
-        sampler = EmojiGenerator(G, export_meta(cfg, data, done, step), device)
+        G_raw.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
+        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device)
         ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))
-        G.train()
+        G_raw.train()
         ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]
         images.save_png(images.grid(ims, nrow=8), out / "samples" / f"epoch-{done:06d}.png")
 
-    bar = tqdm(total=t.epochs, initial=epoch, unit="epoch", disable=not progress, dynamic_ncols=True,
+    bar = tqdm(total=t.epochs, initial=epoch, unit="epoch", disable=not (progress and main), dynamic_ncols=True,
                desc=out.name)
     row: dict = {}
     G.train()
     D.train()
     try:
         for epoch in range(epoch, t.epochs):
-            perm = torch.randperm(n, generator=torch.Generator().manual_seed(t.seed * 1_000_003 + epoch))
-            perm = perm.to(device)
-            for i in range(0, n, t.batch_size):
+            perm = _epoch_indices(n, t.seed, epoch, dist_).to(device)
+            for i in range(0, len(perm), t.batch_size):
                 x = real[perm[i:i + t.batch_size]]
                 b = x.shape[0]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
-                stats = gan.step(x, z)
+                acc += stepper.step(x, z)
                 step += 1
-                acc += stats
                 acc_steps += 1
                 acc_images += b
+                if t.ddp_check:
+                    dist_.assert_in_sync(G_raw, D_raw)
                 if step % t.log_every == 0:
                     row = read_losses()
             if acc_steps:
                 row = read_losses()
             done = epoch + 1
-            if done % t.sample_every == 0 or done == t.epochs or done == 1:
+            if main and (done % t.sample_every == 0 or done == t.epochs or done == 1):
                 sample_grid(done)
-            if evaluator and (done % t.eval_every == 0 or done == t.epochs):
-                evaluate(done)
+            if t.eval_every and (done % t.eval_every == 0 or done == t.epochs):
+                is_best = evaluate(done) if main else False
+                if dist_.gather(is_best)[0]:
+                    checkpoint(done, "best")
             if done % t.checkpoint_every == 0 or done == t.epochs:
                 checkpoint(done)
             bar.update(1)
@@ -200,9 +258,12 @@ def train(cfg: Config, out: str | Path, resume: bool = False, overwrite: bool = 
                                 img_s=f"{row['img_per_s']:.0f}")
     except KeyboardInterrupt:
         bar.close()
-        log.close()
+        if log:
+            log.close()
         raise UserError(f"interrupted; resume from the last checkpoint (epoch {last_ckpt}) with: "
                         f"emojigan train --resume {out}") from None
     bar.close()
-    log.close()
+    if log:
+        log.close()
+    dist_.barrier()
     return out
