@@ -29,7 +29,8 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/train_throughput.py --compare-reference --variants fp32,bf16
+	$(BIN)/python benchmarks/train_process.py
 
 clean:
 	rm -rf runs build dist *.egg-info src/*.egg-info

@@ -64,6 +64,7 @@ TRAIN_FLAGS = {  # flag dest -> config key
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
     "seed": "train.seed", "device": "train.device", "sample_every": "train.sample_every",
     "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every", "eval_every": "train.eval_every",
+    "precision": "train.precision", "compile": "train.compile",
     "data": "data.path", "subset": "data.subset", "size": "data.size", "background": "data.background",
     "group": "data.group", "subgroup": "data.subgroup",
 }
@@ -112,7 +113,7 @@ def cmd_generate(a) -> int:
         raise UserError("give --out GRID.png and/or --separate DIR")
     if a.out is not None and Path(a.out).suffix.lower() != ".png":
         raise UserError(f"--out {a.out} must be a .png file")
-    gen = load_generator(a.run, device=a.device)
+    gen = load_generator(a.run, device=a.device, precision=a.precision)
     ims = gen.sample(seeds=seeds, background=a.background)
     text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
     if a.separate is not None:
@@ -223,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", dest="sample_every", type=_int_range(1, 1_000_000))
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=_int_range(1, 1_000_000))
     t.add_argument("--log-every", dest="log_every", type=_int_range(1, 1_000_000))
+    t.add_argument("--precision", choices=("fp32", "bf16"), help="bf16 autocast on GPUs and AVX512-BF16/AMX CPUs")
+    t.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile G and D")
     t.add_argument("--eval-every", dest="eval_every", type=_int_range(0, 1_000_000),
                    help="epochs between KID/SSIM evaluations logged to metrics.jsonl; keeps the best (lowest KID)")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -241,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--background", choices=BACKGROUNDS, default=None,
                    help="composite an RGBA model's output (default: as trained)")
     g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="auto: bf16 where the device has it and it matches FP32 within 2/255 (default)")
     g.set_defaults(func=cmd_generate)
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
     e.add_argument("run", help="a run folder")

@@ -203,7 +203,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         """Rank 0 evaluates; returns whether this is the best KID so far (a 'best' checkpoint is due)."""
         nonlocal best_kid
         G_raw.eval()
-        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device)
+        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device,
+                                 channels_last=t.channels_last)
         fake = sampler.sample_tensor(seeds=list(range(t.eval_n)))
         G_raw.train()
         row = {"kind": "eval", "step": step, "epoch": done, **evaluator(fake)}
@@ -215,7 +216,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
 
     def sample_grid(done: int) -> None:
         G_raw.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
-        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device)
+        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device,
+                                 channels_last=t.channels_last)
         ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))
         G_raw.train()
         ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]
