@@ -114,14 +114,33 @@ def cmd_generate(a) -> int:
     if a.out is not None and Path(a.out).suffix.lower() != ".png":
         raise UserError(f"--out {a.out} must be a .png file")
     gen = load_generator(a.run, device=a.device, precision=a.precision)
-    ims = gen.sample(seeds=seeds, background=a.background)
+    labels, names = None, None
+    if a.label:
+        if not gen.conditional:
+            raise UserError("--label needs a conditional model (e.g. one trained with --preset cdcgan128)")
+        from .data.names import LabelIndex
+
+        wanted = LabelIndex(gen.classes).find_all(a.label)
+        if any(x.strip().lower() == "all" for x in a.label):
+            # the report's figure: one fixed noise (the first seed) for every label, in catalog order
+            labels, seeds = wanted, [seeds[0]] * len(wanted)
+        else:
+            labels = [y for y in wanted for _ in seeds]
+            seeds = seeds * len(wanted)
+        a.nrow = a.nrow or (None if len(wanted) == len(labels) else len(labels) // len(wanted))
+    elif gen.conditional:
+        labels = gen.default_labels(seeds)
+    if gen.conditional:
+        names = [gen.classes[y].get("hexcode") or f"class{y:03d}" for y in labels]
+    ims = gen.sample(seeds=seeds, labels=labels, background=a.background)
     text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
     if a.separate is not None:
         folder = Path(a.separate)
         if folder.exists() and not folder.is_dir():
             raise UserError(f"--separate {folder} exists and is not a folder")
-        for s, im in zip(seeds, ims):
-            images.save_png(im, folder / f"seed{s:04d}.png", text)
+        for i, (s, im) in enumerate(zip(seeds, ims)):
+            name = f"{names[i]}-{s:04d}.png" if names else f"seed{s:04d}.png"
+            images.save_png(im, folder / name, text)
         print(f"{folder}: {len(ims)} PNGs ({gen.size}x{gen.size} {ims[0].mode})")
     if a.out is not None:
         shown = [images.composite(im, "white") if im.mode == "RGBA" and a.background is None else im for im in ims]
@@ -175,6 +194,41 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true")
+
+
+def cmd_labels(a) -> int:
+    from .data.names import aliases
+    from .inference import load_generator
+
+    gen = load_generator(a.run)
+    if not gen.conditional:
+        raise UserError(f"{a.run} is an unconditional model: it has no labels")
+    for i, c in enumerate(gen.classes):
+        extra = [n for n in aliases(c) if n not in (c.get("annotation", "").lower(), c.get("hexcode", "").lower())]
+        print(f"{i:>4}  {c.get('hexcode', ''):<22} {c.get('emoji', ''):<3} {c.get('annotation', ''):<40} "
+              f"{', '.join(extra)}")
+    return 0
+
+
+def cmd_interpolate(a) -> int:
+    from . import images
+    from .inference import load_generator
+    from .latent.interpolate import interpolate
+
+    if Path(a.out).suffix.lower() != ".png":
+        raise UserError(f"--out {a.out} must be a .png file")
+    if a.gif and Path(a.gif).suffix.lower() != ".gif":
+        raise UserError(f"--gif {a.gif} must be a .gif file")
+    gen = load_generator(a.run, device=a.device)
+    frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed))
+    frames = [images.composite(f, "white") if f.mode == "RGBA" else f for f in frames]
+    images.save_png(images.grid(frames, nrow=len(frames)), a.out)
+    if a.gif:
+        loop = frames + frames[-2:0:-1]  # there and back
+        Path(a.gif).parent.mkdir(parents=True, exist_ok=True)
+        loop[0].save(a.gif, save_all=True, append_images=loop[1:], duration=120, loop=0)
+    print(f"{a.out}: {a.steps} steps from '{a.start}' to '{a.end}'" + (f"; animation {a.gif}" if a.gif else ""))
+    return 0
 
 
 # -------------------------------------------------------------------------------------------- parser
@@ -243,10 +297,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--nrow", type=_int_range(1, 1000), default=None, help="images per grid row")
     g.add_argument("--background", choices=BACKGROUNDS, default=None,
                    help="composite an RGBA model's output (default: as trained)")
+    g.add_argument("--label", action="append", default=[],
+                   help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
+                        "'all' draws one fixed noise for every label")
     g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="auto: bf16 where the device has it and it matches FP32 within 2/255 (default)")
     g.set_defaults(func=cmd_generate)
+    lb = sub.add_parser("labels", help="list a conditional model's labels and the names they answer to")
+    lb.add_argument("run", help="a run folder or exported generator")
+    lb.set_defaults(func=cmd_labels)
+    ip = sub.add_parser("interpolate", help="a strip (and GIF) between two labels or seeds")
+    ip.add_argument("run", help="a run folder or exported generator")
+    ip.add_argument("--from", dest="start", required=True, help="a label name, seed:N, or seed:N:label")
+    ip.add_argument("--to", dest="end", required=True, help="a label name, seed:N, or seed:N:label")
+    ip.add_argument("--steps", type=_int_range(2, 256), default=8)
+    ip.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="z for endpoints without seed:N")
+    ip.add_argument("--out", required=True, help="strip PNG")
+    ip.add_argument("--gif", help="also write an animation (there and back)")
+    ip.add_argument("--device", default="cpu")
+    ip.set_defaults(func=cmd_interpolate)
+
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
     e.add_argument("run", help="a run folder")
     e.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
@@ -285,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emojigan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `emojigan labels RUN | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

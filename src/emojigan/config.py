@@ -40,6 +40,7 @@ class ModelConfig:
     g_base: int = 64            # G's channels just before the RGB layer; doubles per block up to max_channels
     d_base: int = 64            # D's channels after its first convolution; doubles per block
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
+    embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class TrainConfig:
     lr_d: float = 1.05e-4       # discriminator learning rate (the report keeps D slower than G)
     beta1: float = 0.4          # Adam beta1
     beta2: float = 0.999        # Adam beta2
+    real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
+    fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
     seed: int = 0               # global training seed (weights, data order, noise)
     device: str = "auto"        # auto | cpu | cuda | cuda:N | mps; auto picks cuda, then mps, then cpu
     log_every: int = 5          # steps between reads of the losses (each read synchronises with the device)
@@ -95,6 +98,10 @@ class Config:
         _check_range("model.g_base", m.g_base, 1, 4096)
         _check_range("model.d_base", m.d_base, 1, 4096)
         _check_range("model.max_channels", m.max_channels, 1, 8192)
+        _check_range("model.embed_dim", m.embed_dim, 1, 4096)
+        if not (0 <= t.fake_label < t.real_label <= 1):
+            raise UserError(f"train.fake_label {t.fake_label} and train.real_label {t.real_label} must satisfy "
+                            f"0 <= fake_label < real_label <= 1")
         _check_range("train.epochs", t.epochs, 1, 1_000_000)
         _check_range("train.batch_size", t.batch_size, 1, 65_536)
         for name in ("lr_g", "lr_d"):

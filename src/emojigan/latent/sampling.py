@@ -45,7 +45,10 @@ def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latent vectors (falls back to lerp for nearly parallel ones)."""
+    """Spherical interpolation between latent vectors (falls back to lerp for nearly parallel ones);
+    exactly `a` at t = 0 and `b` at t = 1."""
+    if isinstance(t, (int, float)) and t in (0, 1):
+        return (a if t == 0 else b).clone()
     a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
     dot = (a_n * b_n).sum(-1, keepdim=True).clamp(-1, 1)
     omega = torch.acos(dot)

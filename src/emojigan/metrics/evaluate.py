@@ -61,10 +61,27 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
                     "seconds": round(time.perf_counter() - t0, 1)})
+    show = lambda x: [images.composite(im, "white") if im.mode == "RGBA" else im for im in images.to_pil(x)]  # noqa: E731
     out.mkdir(parents=True, exist_ok=True)
+    if gen.conditional:
+        from .fidelity import label_fidelity
+
+        if len(gen.classes) != len(real):
+            raise UserError(f"{run}: the model has {len(gen.classes)} labels but its data has {len(real)} images")
+        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed)
+        scalars.update(f_scalars)
+        arrays.update(f_arrays)
+        per = f_arrays["label_fidelity_per_label"]
+        k = f_scalars["label_fidelity_per_label_n"]
+        worst = np.argsort(per, kind="stable")[:8]
+        rows = []
+        for y in worst:  # the real emoji, then its samples
+            rows += show(real[y:y + 1]) + show(f_fake[y * k:(y + 1) * k])
+        images.save_png(images.grid(rows, nrow=k + 1), out / "label_fidelity_worst.png")
+        scalars["label_fidelity_worst"] = [
+            f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]
     atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     np.savez_compressed(out / "arrays.npz", **arrays)
-    show = lambda x: [images.composite(im, "white") if im.mode == "RGBA" else im for im in images.to_pil(x)]  # noqa: E731
     images.save_png(images.grid(show(fake[:64]), nrow=8), out / "samples.png")
     images.save_png(images.grid(show(real[:64]), nrow=8), out / "real.png")
     pairs = []

@@ -17,6 +17,8 @@ SUMMARY = [  # key, label, how to read it
     ("recall", "recall (k=3)", "share of real emojis the samples cover"),
     ("copy_rate", "copy rate", "share of samples with nearest-training SSIM >= 0.95"),
     ("ssim_nearest_mean", "mean nearest-training SSIM", "the report's SSIM figure, at the evaluated checkpoint"),
+    ("label_fidelity_top1", "label fidelity (top-1)", "conditional: share of samples whose nearest real emoji is the asked one"),
+    ("label_fidelity_top5", "label fidelity (top-5)", "conditional: the asked emoji among the 5 nearest"),
     ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
 ]
@@ -40,6 +42,12 @@ def write_report(out: Path, run: Path, config: dict[str, Any]) -> Path:
                    for key, label, how in SUMMARY if key in m)
     figures = "".join(f"<section><h2>{html.escape(title)}</h2>{_img(out / name)}<p class=note>{html.escape(note)}</p>"
                       f"</section>" for name, (title, note) in FIGURES.items() if (out / name).is_file())
+    fidelity = ""
+    if (out / "label_fidelity_worst.png").is_file():
+        fidelity = (f'<section id="label-fidelity"><h2>Label fidelity: the worst labels</h2>'
+                    f'<p>each row: the real emoji, then its samples; worst first: '
+                    f'{html.escape(", ".join(m.get("label_fidelity_worst", [])))}</p>'
+                    f'{_img(out / "label_fidelity_worst.png")}</section>')
     all_metrics = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in m.items())
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>emojigan evaluation: {html.escape(run.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
@@ -54,7 +62,7 @@ epoch {m.get('epoch')}, step {m.get('step')}, feature space <b>{html.escape(m['f
 <figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>
 <figure>{_img(out / 'real.png')}<figcaption>training images</figcaption></figure></div></section>
 <section id="memorization-pairs"><h2>Closest pairs (generated, nearest training image)</h2>{_img(out / 'memorization_pairs.png')}</section>
-{figures}
+{fidelity}{figures}
 <section id="all-metrics"><h2>All metrics</h2><table>{all_metrics}</table></section>
 <section id="config"><h2>Run config</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre></section>
 </body></html>"""

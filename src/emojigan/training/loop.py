@@ -21,7 +21,7 @@ from ..data.dataset import ImageSet
 from ..errors import UserError
 from ..inference import EmojiGenerator
 from ..latent import z_from_seeds
-from ..models import build
+from ..models import build, is_conditional
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
 from .distributed import Dist, setup
@@ -32,12 +32,24 @@ class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last checkpoint is kept."""
 
 
+def class_list(data: ImageSet) -> list[dict]:
+    """One class per training image (the report's conditional model: one class per emoji), named by its
+    labels.csv row for built datasets, else by its file name."""
+    if data.labels:
+        keys = ("hexcode", "emoji", "annotation", "subgroup")
+        return [{k: row.get(k, "") for k in keys} for row in data.labels]
+    return [{"hexcode": "", "emoji": "", "annotation": name, "subgroup": ""} for name in data.names]
+
+
 def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int) -> dict:
     d = cfg.data
     meta = {"model": dict(vars(cfg.model)),
             "data": {"size": d.size, "background": d.background, "channels": d.channels,
                      "subset": "" if d.path else d.subset, "source": data.source},
             "training": {"epoch": epoch, "step": step, "seed": cfg.train.seed}}
+    if is_conditional(cfg.model.arch):
+        meta["model"]["n_classes"] = len(data)
+        meta["classes"] = class_list(data)
     if data.openmoji:
         meta["license"] = "CC BY-SA 4.0 (trained on OpenMoji artwork)"
         meta["attribution"] = ATTRIBUTION
@@ -107,7 +119,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     fmt = torch.channels_last if t.channels_last else torch.contiguous_format
 
     torch.manual_seed(t.seed)  # identical initial weights on every rank
-    G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels)
+    conditional = is_conditional(m.arch)
+    G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels,
+                 n_classes=len(data), embed_dim=m.embed_dim)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
@@ -153,7 +167,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
     if t.compile:
         G, D = torch.compile(G), torch.compile(D)
-    gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None)
+    gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None,
+                  real_label=t.real_label, fake_label=t.fake_label)
     stepper = GraphedStep(gan) if graphs else gan
 
     real = data.images.to(device).contiguous(memory_format=fmt)
@@ -218,7 +233,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G_raw.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
         sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device,
                                  channels_last=t.channels_last)
-        ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))
+        ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))  # conditional: label k % n_classes
         G_raw.train()
         ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]
         images.save_png(images.grid(ims, nrow=8), out / "samples" / f"epoch-{done:06d}.png")
@@ -232,10 +247,15 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         for epoch in range(epoch, t.epochs):
             perm = _epoch_indices(n, t.seed, epoch, dist_).to(device)
             for i in range(0, len(perm), t.batch_size):
-                x = real[perm[i:i + t.batch_size]]
+                idx = perm[i:i + t.batch_size]
+                x = real[idx]
                 b = x.shape[0]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
-                acc += stepper.step(x, z)
+                if conditional:  # class = the image's index; fakes are drawn for uniformly random classes
+                    y_fake = torch.randint(0, n, (b,), generator=noise, device=device)
+                    acc += stepper.step(x, z, idx, y_fake)
+                else:
+                    acc += stepper.step(x, z)
                 step += 1
                 acc_steps += 1
                 acc_images += b

@@ -22,25 +22,33 @@ class GANStep:
     `D.module`, so DDP does not wait for D gradients that the G step never produces."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
-                 precision: str = "fp32", D_for_G: nn.Module | None = None):
+                 precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
+                 fake_label: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
         self.precision = precision
+        self.real_label, self.fake_label = real_label, fake_label  # D's targets (label smoothing: 0.9 / 0.1)
 
     def _autocast(self, device: torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def step(self, real: torch.Tensor, z: torch.Tensor, zero_grad: bool = True) -> torch.Tensor:
+    def step(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
+             fake_labels: torch.Tensor | None = None, zero_grad: bool = True) -> torch.Tensor:
+        """One D and one G update. Conditional models take the real images' `labels` and the labels the
+        fakes are drawn for (`fake_labels`); unconditional ones take neither."""
         G, D = self.G, self.D
         b = real.shape[0]
         ones = torch.ones(b, device=real.device)
-        zeros = torch.zeros(b, device=real.device)
+        real_t = torch.full((b,), self.real_label, device=real.device)
+        fake_t = torch.full((b,), self.fake_label, device=real.device)
+        cond = labels is not None
+        g_args, d_real_args = ((fake_labels,), (labels,)) if cond else ((), ())
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         with self._autocast(real.device):
-            fake = G(z)
-            d_real, d_fake = D(real).float(), D(fake.detach()).float()
-        loss_d = self.bce(d_real, ones) + self.bce(d_fake, zeros)
+            fake = G(z, *g_args)
+            d_real, d_fake = D(real, *d_real_args).float(), D(fake.detach(), *g_args).float()
+        loss_d = self.bce(d_real, real_t) + self.bce(d_fake, fake_t)
         if zero_grad:
             self.opt_D.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -48,7 +56,7 @@ class GANStep:
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
         self.D_for_G.requires_grad_(False)
         with self._autocast(real.device):
-            d_gen = self.D_for_G(fake).float()
+            d_gen = self.D_for_G(fake, *g_args).float()
         loss_g = self.bce(d_gen, ones)
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
@@ -88,41 +96,43 @@ class GraphedStep:
                         if torch.is_tensor(v):
                             v.copy_(st_saved[p][k]) if p in st_saved else v.zero_()
 
-    def _capture(self, real: torch.Tensor, z: torch.Tensor):
+    def _capture(self, *inputs: torch.Tensor):
         g = self.gan
         saved = self._state()
-        static_real, static_z = real.clone(), z.clone()
+        static = [x.clone() for x in inputs]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             for _ in range(3):
-                g.step(static_real, static_z)
+                g.step(*static)
         torch.cuda.current_stream().wait_stream(side)
         self._restore(saved)
         for opt in (g.opt_G, g.opt_D):
             opt.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):  # recorded, not run: the state stays as restored
-            static_out = g.step(static_real, static_z, zero_grad=False)
-        return graph, static_real, static_z, static_out
+            static_out = g.step(*static, zero_grad=False)
+        return graph, static, static_out
 
-    def step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def step(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
+             fake_labels: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = [x for x in (real, z, labels, fake_labels) if x is not None]
         if self.failed:
-            return self.gan.step(real, z)
-        key = (tuple(real.shape), tuple(z.shape))
+            return self.gan.step(*inputs)
+        key = tuple(tuple(x.shape) for x in inputs)
         try:
             if key not in self.graphs:
-                self.graphs[key] = self._capture(real, z)
-            graph, static_real, static_z, static_out = self.graphs[key]
-            static_real.copy_(real)
-            static_z.copy_(z)
+                self.graphs[key] = self._capture(*inputs)
+            graph, static, static_out = self.graphs[key]
+            for buf, x in zip(static, inputs):
+                buf.copy_(x)
             graph.replay()
             return static_out.clone()
         except RuntimeError as e:  # capture is not possible everywhere (old drivers, some ops)
             warnings.warn(f"CUDA graph capture failed ({str(e).splitlines()[0][:120]}); training eagerly")
             self.failed = True
             self.graphs.clear()
-            return self.gan.step(real, z)
+            return self.gan.step(*inputs)
 
 
 def make_optimizers(G: nn.Module, D: nn.Module, lr_g: float, lr_d: float, betas: tuple[float, float],
