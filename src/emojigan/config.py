@@ -65,6 +65,8 @@ class TrainConfig:
     cuda_graphs: bool = True    # on CUDA, replay the whole step as a CUDA graph (removes the launch bound)
     sync_bn: bool = False       # under DDP on GPUs, SyncBatchNorm instead of per-rank BatchNorm
     ddp_check: bool = False     # debug: after every step, check that all DDP ranks hold identical weights
+    diffaugment: str = ""       # DiffAugment policy for real and fake in D and G steps, e.g. "color,translation,cutout"
+    ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
     eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
@@ -121,6 +123,11 @@ class Config:
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if t.precision not in ("fp32", "bf16"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32 or bf16")
+        if not 0 <= t.ema < 1:
+            raise UserError(f"train.ema {t.ema} is out of range; an EMA decay must be in [0, 1) (0 = off)")
+        from .training.augment import check_policy
+
+        check_policy(t.diffaugment)
         if t.eval_features not in ("openmoji", "inception"):
             raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
         from .models import ARCHS  # late import: models import nothing from config

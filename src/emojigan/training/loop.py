@@ -24,7 +24,9 @@ from ..latent import z_from_seeds
 from ..models import build, is_conditional
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
+from .augment import diff_augment
 from .distributed import Dist, setup
+from .ema import make_ema
 from .step import GANStep, GraphedStep, make_optimizers
 
 
@@ -123,11 +125,17 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels,
                  n_classes=len(data), embed_dim=m.embed_dim)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
-    graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile
+    # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws
+    graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
+    ema = make_ema(G, t.ema) if t.ema else None
     epoch, step, elapsed, best_kid = 0, 0, 0.0, math.inf
     if state is not None:
+        if ema is not None:
+            if "G_ema" not in state:
+                raise UserError(f"{out}: its checkpoint has no EMA generator; resume without train.ema")
+            ema.load_state_dict(state["G_ema"])
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
@@ -167,8 +175,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
     if t.compile:
         G, D = torch.compile(G), torch.compile(D)
+    augment = (lambda x: diff_augment(x, t.diffaugment, noise)) if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None,
-                  real_label=t.real_label, fake_label=t.fake_label)
+                  real_label=t.real_label, fake_label=t.fake_label, augment=augment)
+    G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 
     real = data.images.to(device).contiguous(memory_format=fmt)
@@ -207,21 +217,22 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             save_state(out / "checkpoints" / f"{name}.pt", {
                 "G": G_raw.state_dict(), "D": D_raw.state_dict(), "opt_G": opt_G.state_dict(),
                 "opt_D": opt_D.state_dict(), "noise_rng": rngs if dist_.enabled else rngs[0],
+                **({"G_ema": ema.state_dict()} if ema is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
-            export_generator(G_raw, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
+            export_generator(G_out, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
         if name == "latest":
             last_ckpt = done
 
     def evaluate(done: int) -> bool:
         """Rank 0 evaluates; returns whether this is the best KID so far (a 'best' checkpoint is due)."""
         nonlocal best_kid
-        G_raw.eval()
-        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device,
+        G_out.eval()
+        sampler = EmojiGenerator(G_out, export_meta(cfg, data, done, step), device,
                                  channels_last=t.channels_last)
         fake = sampler.sample_tensor(seeds=list(range(t.eval_n)))
-        G_raw.train()
+        G_out.train()
         row = {"kind": "eval", "step": step, "epoch": done, **evaluator(fake)}
         log.write(row)
         if row["kid"] < best_kid:
@@ -230,11 +241,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         return False
 
     def sample_grid(done: int) -> None:
-        G_raw.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
-        sampler = EmojiGenerator(G_raw, export_meta(cfg, data, done, step), device,
+        G_out.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
+        sampler = EmojiGenerator(G_out, export_meta(cfg, data, done, step), device,
                                  channels_last=t.channels_last)
         ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))  # conditional: label k % n_classes
-        G_raw.train()
+        G_out.train()
         ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]
         images.save_png(images.grid(ims, nrow=8), out / "samples" / f"epoch-{done:06d}.png")
 
@@ -256,6 +267,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                     acc += stepper.step(x, z, idx, y_fake)
                 else:
                     acc += stepper.step(x, z)
+                if ema is not None:
+                    ema.update_parameters(G_raw)
                 step += 1
                 acc_steps += 1
                 acc_images += b

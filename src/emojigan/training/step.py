@@ -23,12 +23,13 @@ class GANStep:
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
-                 fake_label: float = 0.0):
+                 fake_label: float = 0.0, augment=None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
         self.precision = precision
         self.real_label, self.fake_label = real_label, fake_label  # D's targets (label smoothing: 0.9 / 0.1)
+        self.augment = augment or (lambda x: x)  # DiffAugment: applied to every image D sees, real and fake
 
     def _autocast(self, device: torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -47,7 +48,8 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         with self._autocast(real.device):
             fake = G(z, *g_args)
-            d_real, d_fake = D(real, *d_real_args).float(), D(fake.detach(), *g_args).float()
+            aug = self.augment
+            d_real, d_fake = D(aug(real), *d_real_args).float(), D(aug(fake.detach()), *g_args).float()
         loss_d = self.bce(d_real, real_t) + self.bce(d_fake, fake_t)
         if zero_grad:
             self.opt_D.zero_grad(set_to_none=True)
@@ -56,7 +58,7 @@ class GANStep:
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
         self.D_for_G.requires_grad_(False)
         with self._autocast(real.device):
-            d_gen = self.D_for_G(fake, *g_args).float()
+            d_gen = self.D_for_G(self.augment(fake), *g_args).float()
         loss_g = self.bce(d_gen, ones)
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)

@@ -1,0 +1,86 @@
+"""Training options for data-efficient GANs: DiffAugment and generator EMA."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from emojigan.errors import UserError
+from emojigan.models import build
+from emojigan.training.augment import diff_augment
+from emojigan.training.ema import make_ema
+from emojigan.training.step import GANStep, make_optimizers
+from tests.conftest import TINY, run_cli
+
+POLICY = "color,translation,cutout"
+
+
+def test_diffaugment_is_differentiable_and_random():
+    x = torch.rand(6, 3, 32, 32, requires_grad=True)
+    g = torch.Generator().manual_seed(0)
+    y = diff_augment(x * 2 - 1, POLICY, g)
+    assert y.shape == x.shape and not torch.allclose(y, x * 2 - 1)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    same = diff_augment(x.detach() * 2 - 1, POLICY, torch.Generator().manual_seed(0))
+    assert torch.equal(same, y.detach())                      # the caller's generator decides
+    rgba = diff_augment(torch.rand(2, 4, 16, 16) * 2 - 1, "color", g)
+    assert rgba.shape == (2, 4, 16, 16)
+    for name in ("color", "translation", "cutout"):
+        assert diff_augment(x.detach(), name, g).shape == x.shape
+
+
+def test_augmentation_sees_real_and_fake_in_both_steps():
+    torch.manual_seed(0)
+    G, D = build("dcgan", 32, 3, 16, 8, 8, 32)
+    opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+    seen = []
+
+    def spy(x):
+        seen.append(x.requires_grad)
+        return diff_augment(x, POLICY, torch.Generator().manual_seed(len(seen)))
+
+    GANStep(G, D, opt_G, opt_D, augment=spy).step(torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16))
+    # D step: real (no grad), fake.detach() (no grad); G step: fake, through which G's gradient flows
+    assert seen == [False, False, True]
+
+
+def test_ema_update_rule():
+    m = torch.nn.Linear(3, 1)
+    ema = make_ema(m, 0.9)
+    ema.update_parameters(m)                                  # the first update copies
+    assert torch.equal(ema.module.weight, m.weight)
+    before = ema.module.weight.detach().clone()
+    with torch.no_grad():
+        m.weight.add_(1.0)
+    ema.update_parameters(m)
+    assert torch.allclose(ema.module.weight, 0.9 * before + 0.1 * m.weight.detach(), atol=1e-6)
+    assert not ema.module.weight.requires_grad
+
+
+def test_run_with_ema_and_diffaugment_exports_ema_and_resumes_exactly(faces32, tmp_path):
+    opts = ["--set", "train.ema=0.9", "--set", f"train.diffaugment={POLICY}", "--checkpoint-every", "2",
+            "--sample-every", "100", *TINY]
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "4", "--out", ref, *opts)
+    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "2", "--out", part, *opts)
+    run_cli("train", "--resume", part, "--epochs", "4", "--quiet")
+    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    for k in a["G_ema"]:
+        assert torch.equal(a["G_ema"][k], b["G_ema"][k]), k
+    for k in a["G"]:
+        assert torch.equal(a["G"][k], b["G"][k]), k
+    exported = load_file(ref / "generator.safetensors")
+    assert torch.equal(exported["net.0.weight"], a["G_ema"]["module.net.0.weight"])
+    assert not torch.equal(exported["net.0.weight"], a["G"]["net.0.weight"])
+    assert json.loads((ref / "config.json").read_text())["train"]["ema"] == 0.9
+
+
+@pytest.mark.parametrize("key, value, words", [("train.ema", "1.5", "EMA decay must be in [0, 1)"),
+                                               ("train.diffaugment", "color,blur", "unknown transform(s) blur")])
+def test_bad_option_values(key, value, words):
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match=words.replace("[", r"\[").replace(")", r"\)").replace("(", r"\(")):
+        resolve("dcgan64", None, [(key, value)])
