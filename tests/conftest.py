@@ -60,3 +60,13 @@ def tiny_rgba_run(tmp_path_factory, faces32_rgba) -> Path:
     run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent",
             "--epochs", "1", "--out", out, *TINY)
     return out
+
+
+def assert_same_training_state(run_a: Path, run_b: Path, steps: int, nets=("G", "D")) -> None:
+    """Two runs' latest training states are at `steps` and hold bit-identical networks."""
+    a = torch.load(run_a / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(run_b / "checkpoints" / "latest.pt", weights_only=True)
+    assert a["step"] == b["step"] == steps
+    for net in nets:
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs between {run_a.name} and {run_b.name}"

@@ -7,6 +7,8 @@ import sys
 
 import torch
 
+from tests.conftest import assert_same_training_state
+
 SLIM = ["--size", "32", "--set", "model.g_base=16", "--set", "model.d_base=16", "--set", "model.max_channels=64",
         "--quiet"]
 
@@ -19,6 +21,8 @@ def torchrun(*args, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(proc.stdout[-2000:] + proc.stderr[-4000:])
     return proc
+
+
 
 
 def test_ddp_ranks_stay_identical_and_resume_exactly(faces32, tmp_path):
@@ -41,12 +45,7 @@ def test_ddp_ranks_stay_identical_and_resume_exactly(faces32, tmp_path):
 
     torchrun(*common, "--epochs", "2", "--out", part)
     torchrun("train", "--resume", part, "--epochs", "4", "--quiet")
-    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
-    assert a["step"] == b["step"] == 4 * steps_per_epoch
-    for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after a DDP resume"
+    assert_same_training_state(ref, part, 4 * steps_per_epoch)
 
 
 def test_resume_with_another_world_size_is_refused(faces32, tmp_path):

@@ -10,7 +10,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from emojigan.training.checkpoint import EXPORT_VERSION
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, assert_same_training_state, run_cli
 
 STEPS_PER_EPOCH = 7  # 111 faces at batch 16, last partial batch kept
 
@@ -68,12 +68,7 @@ def test_resume_after_crash_equals_uninterrupted(faces32, tmp_path):
     state = torch.load(crashed / "checkpoints" / "latest.pt", weights_only=True)
     assert 2 <= state["epoch"] <= 6, "the crash must land between checkpoints of the reference"
     run_cli("train", "--resume", crashed, "--epochs", "6", "--quiet")
-    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
-    b = torch.load(crashed / "checkpoints" / "latest.pt", weights_only=True)
-    assert a["step"] == b["step"] == 6 * STEPS_PER_EPOCH
-    for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
+    assert_same_training_state(ref, crashed, 6 * STEPS_PER_EPOCH)
     ra = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
     rb = [json.loads(x) for x in (crashed / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in ra] == [r["step"] for r in rb]                    # no duplicated steps
