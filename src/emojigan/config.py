@@ -41,6 +41,7 @@ class ModelConfig:
     d_base: int = 64            # D's channels after its first convolution; doubles per block
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
+    d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
 
 
 @dataclass
@@ -51,6 +52,8 @@ class TrainConfig:
     lr_d: float = 1.05e-4       # discriminator learning rate (the report keeps D slower than G)
     beta1: float = 0.4          # Adam beta1
     beta2: float = 0.999        # Adam beta2
+    loss: str = "bce"           # bce (the report's non-saturating binary cross-entropy) | hinge
+    r1_gamma: float = 0.0       # R1 gradient penalty on real images, gamma / 2 * E|grad D(x)|^2; 0 = off
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
     fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
     seed: int = 0               # global training seed (weights, data order, noise)
@@ -123,6 +126,12 @@ class Config:
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if t.precision not in ("fp32", "bf16"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32 or bf16")
+        if m.d_norm not in ("batch", "spectral"):
+            raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
+        if t.loss not in ("bce", "hinge"):
+            raise UserError(f"train.loss '{t.loss}' is unknown; choose bce or hinge")
+        if not 0 <= t.r1_gamma <= 1e4:
+            raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         if not 0 <= t.ema < 1:
             raise UserError(f"train.ema {t.ema} is out of range; an EMA decay must be in [0, 1) (0 = off)")
         from .training.augment import check_policy

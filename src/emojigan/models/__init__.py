@@ -19,13 +19,13 @@ def build_generator(arch: str, size: int, channels: int, z_dim: int, g_base: int
 
 
 def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: int, max_channels: int,
-          n_classes: int = 0, embed_dim: int = 50):
+          n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch"):
     _, D_cls, cond = ARCHS[arch]
     G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim)
     if cond:
-        D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels)
+        D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels, norm=d_norm)
     else:
-        D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels)
+        D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels, norm=d_norm)
     return G, D
 
 

@@ -33,11 +33,11 @@ class CondGenerator(nn.Module):
 
 class CondDiscriminator(nn.Module):
     def __init__(self, n_classes: int, embed_dim: int = 50, size: int = 128, channels: int = 3, base: int = 64,
-                 max_channels: int = 512):
+                 max_channels: int = 512, norm: str = "batch"):
         super().__init__()
         self.n_classes, self.size, self.channels = n_classes, size, channels
         self.embed = nn.Embedding(n_classes, embed_dim)
-        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim)
+        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

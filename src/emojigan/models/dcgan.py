@@ -63,23 +63,35 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
+    """`norm="batch"` is the report's D; `norm="spectral"` replaces BatchNorm by spectral normalisation of
+    every convolution (Miyato et al. 2018), the usual Lipschitz control for small-data GANs."""
+
     def __init__(self, size: int = 64, channels: int = 3, base: int = 64, max_channels: int = 512,
-                 extra_channels: int = 0):
+                 extra_channels: int = 0, norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "spectral"):
+            raise ValueError(f"unknown discriminator norm {norm!r}")
         self.size, self.channels = size, channels
+        spectral = norm == "spectral"
+
+        def conv(c_in: int, c_out: int, stride: int, padding: int) -> nn.Module:
+            layer = nn.Conv2d(c_in, c_out, 4, stride, padding, bias=spectral)
+            dcgan_init(layer)
+            return nn.utils.parametrizations.spectral_norm(layer) if spectral else layer
+
         side = size // 2
         c = channels_at(side, size, base, max_channels)
-        layers: list[nn.Module] = [nn.Conv2d(channels + extra_channels, c, 4, 2, 1, bias=False),
-                                   nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [conv(channels + extra_channels, c, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(n_blocks(size) - 1):
             side //= 2
             c_out = channels_at(side, size, base, max_channels)
-            layers += [nn.Conv2d(c, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [conv(c, c_out, 2, 1)] + ([] if spectral else [nn.BatchNorm2d(c_out)])
+            layers += [nn.LeakyReLU(0.2, inplace=True)]
             c = c_out
-        layers += [nn.Conv2d(c, 1, 4, 1, 0, bias=False)]
+        layers += [conv(c, 1, 1, 0)]
         self.net = nn.Sequential(*layers)
-        self.apply(dcgan_init)
+        if not spectral:
+            self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One real/fake logit per image, shape (N,)."""

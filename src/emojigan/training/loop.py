@@ -123,7 +123,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     torch.manual_seed(t.seed)  # identical initial weights on every rank
     conditional = is_conditional(m.arch)
     G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels,
-                 n_classes=len(data), embed_dim=m.embed_dim)
+                 n_classes=len(data), embed_dim=m.embed_dim, d_norm=m.d_norm)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws
     graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
@@ -177,7 +177,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G, D = torch.compile(G), torch.compile(D)
     augment = (lambda x: diff_augment(x, t.diffaugment, noise)) if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None,
-                  real_label=t.real_label, fake_label=t.fake_label, augment=augment)
+                  real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
+                  r1_gamma=t.r1_gamma)
     G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 

@@ -23,13 +23,26 @@ class GANStep:
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
-                 fake_label: float = 0.0, augment=None):
+                 fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
         self.precision = precision
         self.real_label, self.fake_label = real_label, fake_label  # D's targets (label smoothing: 0.9 / 0.1)
         self.augment = augment or (lambda x: x)  # DiffAugment: applied to every image D sees, real and fake
+        self.loss, self.r1_gamma = loss, r1_gamma
+
+    def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.loss == "hinge":
+            return torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
+        b = d_real.shape[0]
+        return (self.bce(d_real, torch.full((b,), self.real_label, device=d_real.device))
+                + self.bce(d_fake, torch.full((b,), self.fake_label, device=d_real.device)))
+
+    def g_loss(self, d_gen: torch.Tensor) -> torch.Tensor:
+        if self.loss == "hinge":
+            return -d_gen.mean()
+        return self.bce(d_gen, torch.ones_like(d_gen))
 
     def _autocast(self, device: torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -39,18 +52,19 @@ class GANStep:
         """One D and one G update. Conditional models take the real images' `labels` and the labels the
         fakes are drawn for (`fake_labels`); unconditional ones take neither."""
         G, D = self.G, self.D
-        b = real.shape[0]
-        ones = torch.ones(b, device=real.device)
-        real_t = torch.full((b,), self.real_label, device=real.device)
-        fake_t = torch.full((b,), self.fake_label, device=real.device)
         cond = labels is not None
         g_args, d_real_args = ((fake_labels,), (labels,)) if cond else ((), ())
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
+        r1 = self.r1_gamma > 0
         with self._autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
-            d_real, d_fake = D(aug(real), *d_real_args).float(), D(aug(fake.detach()), *g_args).float()
-        loss_d = self.bce(d_real, real_t) + self.bce(d_fake, fake_t)
+            real_in = aug(real).detach().requires_grad_(True) if r1 else aug(real)
+            d_real, d_fake = D(real_in, *d_real_args).float(), D(aug(fake.detach()), *g_args).float()
+        loss_d = self.d_loss(d_real, d_fake)
+        if r1:  # R1: penalise D's gradient on (augmented) real images
+            grad, = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
+            loss_d = loss_d + self.r1_gamma / 2 * grad.float().square().sum(dim=(1, 2, 3)).mean()
         if zero_grad:
             self.opt_D.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -59,7 +73,7 @@ class GANStep:
         self.D_for_G.requires_grad_(False)
         with self._autocast(real.device):
             d_gen = self.D_for_G(self.augment(fake), *g_args).float()
-        loss_g = self.bce(d_gen, ones)
+        loss_g = self.g_loss(d_gen)
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
