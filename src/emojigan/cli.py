@@ -143,7 +143,7 @@ def cmd_generate(a) -> int:
             images.save_png(im, folder / name, text)
         print(f"{folder}: {len(ims)} PNGs ({gen.size}x{gen.size} {ims[0].mode})")
     if a.out is not None:
-        shown = [images.composite(im, "white") if im.mode == "RGBA" and a.background is None else im for im in ims]
+        shown = images.for_display(ims) if a.background is None else ims
         images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
         print(f"{a.out}: grid of {len(ims)} emojis from seeds {seeds[0]}..{seeds[-1]}")
     return 0
@@ -221,7 +221,7 @@ def cmd_interpolate(a) -> int:
         raise UserError(f"--gif {a.gif} must be a .gif file")
     gen = load_generator(a.run, device=a.device)
     frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed))
-    frames = [images.composite(f, "white") if f.mode == "RGBA" else f for f in frames]
+    frames = images.for_display(frames)
     images.save_png(images.grid(frames, nrow=len(frames)), a.out)
     if a.gif:
         loop = frames + frames[-2:0:-1]  # there and back

@@ -40,6 +40,11 @@ def composite(im: Image.Image, background: str) -> Image.Image:
     return Image.alpha_composite(base, im).convert("RGB")
 
 
+def for_display(ims: list[Image.Image]) -> list[Image.Image]:
+    """RGBA images over white (grids and previews are looked at, not composited further); others as they are."""
+    return [composite(im, "white") if im.mode == "RGBA" else im for im in ims]
+
+
 def grid(images: list[Image.Image], nrow: int | None = None, padding: int = 2) -> Image.Image:
     """Tile equally sized images, `nrow` per row (default: a square-ish grid)."""
     n = len(images)

@@ -102,7 +102,7 @@ def build_dataset(out: str | Path, subset: str = "faces", size: int = 64, backgr
             w.writerow(LABEL_COLUMNS)
             for e in emojis:
                 w.writerow([e.hexcode, e.emoji, e.annotation, e.subgroup, e.tag_string])
-        preview = rendered if background != "transparent" else [images.composite(im, "white") for im in rendered]
+        preview = images.for_display(rendered)
         images.grid(preview).save(tmp / "preview.png")
         (tmp / "dataset.json").write_text(json.dumps(want, indent=1), encoding="utf-8")
         (tmp / "ATTRIBUTION.txt").write_text(ATTRIBUTION + "\n", encoding="utf-8")

@@ -61,7 +61,9 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
                     "seconds": round(time.perf_counter() - t0, 1)})
-    show = lambda x: [images.composite(im, "white") if im.mode == "RGBA" else im for im in images.to_pil(x)]  # noqa: E731
+    def show(x):
+        return images.for_display(images.to_pil(x))
+
     out.mkdir(parents=True, exist_ok=True)
     if gen.conditional:
         from .fidelity import label_fidelity

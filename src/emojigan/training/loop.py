@@ -157,8 +157,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                        "dataset": {"source": data.source, "count": len(data),
                                                    "skipped": data.skipped}})
         preview = images.to_pil(data.images[:64])
-        images.save_png(images.grid([images.composite(im, "white") if im.mode == "RGBA" else im
-                                     for im in preview], nrow=8), out / "real.png")
+        images.save_png(images.grid(images.for_display(preview), nrow=8), out / "real.png")
     if epoch >= t.epochs:
         if main:
             print(f"{out}: already trained for {epoch} epochs (train.epochs = {t.epochs}); nothing to do")
@@ -247,7 +246,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                  channels_last=t.channels_last)
         ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))  # conditional: label k % n_classes
         G_out.train()
-        ims = [images.composite(im, "white") if im.mode == "RGBA" else im for im in ims]
+        ims = images.for_display(ims)
         images.save_png(images.grid(ims, nrow=8), out / "samples" / f"epoch-{done:06d}.png")
 
     bar = tqdm(total=t.epochs, initial=epoch, unit="epoch", disable=not (progress and main), dynamic_ncols=True,
