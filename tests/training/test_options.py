@@ -128,3 +128,30 @@ def test_tiny_run_with_spectral_hinge_r1(faces32, tmp_path):
             "--set", "model.d_norm=spectral", "--set", "train.loss=hinge", "--set", "train.r1_gamma=1", *TINY)
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 7 and all(torch.isfinite(torch.tensor(r["loss_d"])) for r in rows)
+
+
+def test_divergence_guard_keeps_last_good_state(faces32, tmp_path, monkeypatch):
+    """A non-finite loss, seen at the loss-reading interval, stops training with one clear error and the
+    last checkpoint untouched."""
+    from emojigan import config
+    from emojigan.training import loop
+    from emojigan.training.step import GANStep
+
+    real_step = GANStep.step
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        calls["n"] += 1
+        stats = real_step(self, *args, **kwargs)
+        return stats * float("nan") if calls["n"] > 9 else stats   # diverges during epoch 2
+
+    monkeypatch.setattr(GANStep, "step", poisoned)
+    cfg = config.resolve("dcgan64", None, [("data.path", str(faces32)), ("data.size", "32"), ("train.epochs", "3"),
+                                           ("train.checkpoint_every", "1"), ("model.g_base", "16"),
+                                           ("model.d_base", "16"), ("model.max_channels", "64")])
+    out = tmp_path / "run"
+    with pytest.raises(loop.TrainingDiverged, match=r"diverged at step 10 .*last good state \(epoch 1\)"):
+        loop.train(cfg, out, progress=False)
+    state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
+    assert issubclass(loop.TrainingDiverged, UserError)  # the CLI reports it in one line, exit 2
