@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -60,3 +61,19 @@ def test_rgb_model_refuses_transparent(tiny_run, tmp_path):
 def test_parse_seeds(spec, seeds):
     from emojigan.latent import parse_seeds
     assert parse_seeds(spec) == seeds
+
+
+def test_truncation(tiny_run, tmp_path):
+    from emojigan.latent import z_from_seeds
+
+    z = z_from_seeds(list(range(50)), 100, truncation=1.0)
+    assert float(z.abs().max()) <= 1.0 and float(z.std()) < 0.7          # |z| <= T, narrower than N(0, 1)
+    assert torch.equal(z_from_seeds([7], 100, 1.0)[0], z[7])              # still one generator per seed
+    assert torch.equal(z_from_seeds([3], 100)[0], z_from_seeds([3, 4], 100)[0])
+    run_cli("generate", tiny_run, "--n", "4", "--truncation", "0.5", "--separate", tmp_path / "t")
+    run_cli("generate", tiny_run, "--n", "4", "--separate", tmp_path / "u")
+    a = np.asarray(Image.open(tmp_path / "t" / "seed0000.png"))
+    b = np.asarray(Image.open(tmp_path / "u" / "seed0000.png"))
+    assert not np.array_equal(a, b)
+    p = run_cli("generate", tiny_run, "--truncation", "0", "--out", tmp_path / "x.png", check=False)
+    assert p.returncode == 2 and "--truncation 0.0 is out of range" in p.stderr

@@ -132,7 +132,7 @@ def cmd_generate(a) -> int:
         labels = gen.default_labels(seeds)
     if gen.conditional:
         names = [gen.classes[y].get("hexcode") or f"class{y:03d}" for y in labels]
-    ims = gen.sample(seeds=seeds, labels=labels, background=a.background)
+    ims = gen.sample(seeds=seeds, labels=labels, background=a.background, truncation=a.truncation)
     text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
     if a.separate is not None:
         folder = Path(a.separate)
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--nrow", type=_int_range(1, 1000), default=None, help="images per grid row")
     g.add_argument("--background", choices=BACKGROUNDS, default=None,
                    help="composite an RGBA model's output (default: as trained)")
+    g.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="resample z components beyond T (e.g. 1.5): cleaner, less varied samples")
     g.add_argument("--label", action="append", default=[],
                    help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
                         "'all' draws one fixed noise for every label")

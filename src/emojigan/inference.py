@@ -119,14 +119,15 @@ class EmojiGenerator:
     @torch.inference_mode()
     def sample_tensor(self, n: int | None = None, seed: int = 0, seeds: list[int] | None = None,
                       labels: list[int] | None = None, embeddings: torch.Tensor | None = None,
-                      z: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
+                      z: torch.Tensor | None = None, truncation: float | None = None,
+                      batch_size: int = 256) -> torch.Tensor:
         """(N, C, H, W) images in [-1, 1] on the CPU, for `seeds` or for seeds seed..seed+n-1 (or explicit
         latents `z`). Conditional models take one label per image (default: seed % n_classes), or label
         `embeddings` directly (interpolation)."""
         if z is None:
             if seeds is None:
                 seeds = list(range(seed, seed + (n if n is not None else 1)))
-            z = z_from_seeds(seeds, self.z_dim)
+            z = z_from_seeds(seeds, self.z_dim, truncation)
         y = None
         if self.conditional and embeddings is None:
             y = torch.tensor(labels if labels is not None else self.default_labels(seeds or list(range(len(z)))))
@@ -144,9 +145,9 @@ class EmojiGenerator:
         return self.G.embed.weight[torch.tensor(labels, device=self.device)].detach().float().cpu()
 
     def sample(self, n: int = 1, seed: int = 0, seeds: list[int] | None = None, labels: list[int] | None = None,
-               background: str | None = None) -> list[Image.Image]:
+               background: str | None = None, truncation: float | None = None) -> list[Image.Image]:
         """PIL images; `background` composites an RGBA model over black/white (default: as trained)."""
-        ims = images.to_pil(self.sample_tensor(n, seed, seeds, labels))
+        ims = images.to_pil(self.sample_tensor(n, seed, seeds, labels, truncation=truncation))
         return [self.composite(im, background) for im in ims]
 
     def composite(self, im: Image.Image, background: str | None) -> Image.Image:

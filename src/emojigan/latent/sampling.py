@@ -34,13 +34,26 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
-    """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone."""
+def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None) -> torch.Tensor:
+    """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone.
+
+    `truncation` T resamples every component with |z| > T (from the same seed's generator) until all lie
+    within T: the truncation trick of BigGAN, trading variety for cleaner samples."""
+    if truncation is not None and not 0 < truncation <= 10:
+        raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
     out = torch.empty(len(seeds), z_dim)
     g = torch.Generator()
     for i, s in enumerate(seeds):
         g.manual_seed(int(s))
-        out[i] = torch.randn(z_dim, generator=g)
+        z = torch.randn(z_dim, generator=g)
+        if truncation is not None:
+            for _ in range(1000):
+                bad = z.abs() > truncation
+                if not bad.any():
+                    break
+                z[bad] = torch.randn(int(bad.sum()), generator=g)
+            z = z.clamp(-truncation, truncation)  # only reached for absurdly small T
+        out[i] = z
     return out
 
 
