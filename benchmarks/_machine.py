@@ -17,10 +17,9 @@ def cpu_model() -> str:
 
 
 def cpu_extensions() -> list[str]:
-    try:
-        flags = next(ln for ln in open("/proc/cpuinfo", encoding="utf-8") if ln.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return []
+    from emojigan.inference import cpu_flags
+
+    flags = cpu_flags()
     wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile"]
     return [f for f in wanted if f in flags]
 

@@ -63,12 +63,16 @@ def fold_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
 BF16_TOLERANCE = 2.0  # mean absolute difference from FP32, in 1/255 steps, that bf16 generation may have
 
 
-def cpu_has_bf16() -> bool:
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
     try:
-        flags = next(ln for ln in open("/proc/cpuinfo", encoding="utf-8") if ln.startswith("flags")).split()
+        return set(next(ln for ln in open("/proc/cpuinfo", encoding="utf-8") if ln.startswith("flags")).split())
     except (OSError, StopIteration):
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
+
+
+def cpu_has_bf16() -> bool:
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 class EmojiGenerator:

@@ -20,7 +20,6 @@ from ..data.catalog import ATTRIBUTION
 from ..data.dataset import ImageSet
 from ..errors import UserError
 from ..inference import EmojiGenerator
-from ..latent import z_from_seeds
 from ..models import build, is_conditional
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
@@ -225,14 +224,14 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         if name == "latest":
             last_ckpt = done
 
+    def sampler(done: int) -> EmojiGenerator:
+        """Draws exactly as `generate` draws (one latent per seed, from an eval-mode copy of G_out)."""
+        return EmojiGenerator(G_out, export_meta(cfg, data, done, step), device, channels_last=t.channels_last)
+
     def evaluate(done: int) -> bool:
         """Rank 0 evaluates; returns whether this is the best KID so far (a 'best' checkpoint is due)."""
         nonlocal best_kid
-        G_out.eval()
-        sampler = EmojiGenerator(G_out, export_meta(cfg, data, done, step), device,
-                                 channels_last=t.channels_last)
-        fake = sampler.sample_tensor(seeds=list(range(t.eval_n)))
-        G_out.train()
+        fake = sampler(done).sample_tensor(seeds=list(range(t.eval_n)))
         row = {"kind": "eval", "step": step, "epoch": done, **evaluator(fake)}
         log.write(row)
         if row["kid"] < best_kid:
@@ -241,11 +240,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         return False
 
     def sample_grid(done: int) -> None:
-        G_out.eval()  # drawn exactly as `generate` draws: eval mode, one latent per seed
-        sampler = EmojiGenerator(G_out, export_meta(cfg, data, done, step), device,
-                                 channels_last=t.channels_last)
-        ims = images.to_pil(sampler.sample_tensor(seeds=sample_seeds))  # conditional: label k % n_classes
-        G_out.train()
+        ims = images.to_pil(sampler(done).sample_tensor(seeds=sample_seeds))  # conditional: label k % n_classes
         ims = images.for_display(ims)
         images.save_png(images.grid(ims, nrow=8), out / "samples" / f"epoch-{done:06d}.png")
 
