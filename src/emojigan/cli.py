@@ -278,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", dest="sample_every", type=_int_range(1, 1_000_000))
     t.add_argument("--checkpoint-every", dest="checkpoint_every", type=_int_range(1, 1_000_000))
     t.add_argument("--log-every", dest="log_every", type=_int_range(1, 1_000_000))
-    t.add_argument("--precision", choices=("fp32", "bf16"), help="bf16 autocast on GPUs and AVX512-BF16/AMX CPUs")
+    t.add_argument("--precision", choices=("fp32", "bf16", "auto"),
+                   help="bf16 autocast on GPUs and AVX512-BF16/AMX CPUs; auto: bf16 where native")
     t.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile G and D")
     t.add_argument("--eval-every", dest="eval_every", type=_int_range(0, 1_000_000),
                    help="epochs between KID/SSIM evaluations logged to metrics.jsonl; keeps the best (lowest KID)")

@@ -42,6 +42,9 @@ class ModelConfig:
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
     d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
+    attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
+    sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
+    d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
 
 
 @dataclass
@@ -62,13 +65,15 @@ class TrainConfig:
     sample_every: int = 10      # epochs between sample grids in samples/
     checkpoint_every: int = 50  # epochs between training states (and at the end)
     sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
-    precision: str = "fp32"     # fp32 | bf16 (autocast; for GPUs and CPUs with AVX512-BF16/AMX)
+    precision: str = "fp32"     # fp32 | bf16 (autocast; for GPUs and CPUs with AVX512-BF16/AMX) | auto (bf16 where native)
     channels_last: bool = True  # NHWC tensors: faster convolutions on CPU and GPU, same computation
     compile: bool = False       # torch.compile G and D (minutes of compilation; pays off on long runs)
     cuda_graphs: bool = True    # on CUDA, replay the whole step as a CUDA graph (removes the launch bound)
     sync_bn: bool = False       # under DDP on GPUs, SyncBatchNorm instead of per-rank BatchNorm
     ddp_check: bool = False     # debug: after every step, check that all DDP ranks hold identical weights
     diffaugment: str = ""       # DiffAugment policy for real and fake in D and G steps, e.g. "color,translation,cutout"
+    ada_target: float = 0.0     # adaptive augmentation (ADA): target of E[sign D(real)]; e.g. 0.6; 0 = off (p = 1)
+    ada_kimg: float = 20.0      # ADA speed: thousands of images for the probability p to go from 0 to 1
     ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
@@ -124,8 +129,8 @@ class Config:
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
-        if t.precision not in ("fp32", "bf16"):
-            raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32 or bf16")
+        if t.precision not in ("fp32", "bf16", "auto"):
+            raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):
@@ -137,6 +142,17 @@ class Config:
         from .training.augment import check_policy
 
         check_policy(t.diffaugment)
+        if not 0 <= t.ada_target < 1:
+            raise UserError(f"train.ada_target {t.ada_target} is out of range; it must be in [0, 1) (0 = off)")
+        if t.ada_target and not t.diffaugment:
+            raise UserError("train.ada_target adapts the probability of DiffAugment's transforms; "
+                            "set train.diffaugment too (e.g. \"color,translation,cutout\")")
+        if not 0 < t.ada_kimg <= 1e6:
+            raise UserError(f"train.ada_kimg {t.ada_kimg} is out of range; it must be in (0, 1000000]")
+        if not 0 <= m.d_recon <= 100:
+            raise UserError(f"model.d_recon {m.d_recon} is out of range; it must be between 0 and 100 (0 = off)")
+        if m.d_recon and self.data.size < 32:
+            raise UserError("model.d_recon needs images of at least 32x32")
         if t.eval_features not in ("openmoji", "inception"):
             raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
         from .models import ARCHS  # late import: models import nothing from config

@@ -173,7 +173,8 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
         raise UserError(f"{exp} uses architecture '{arch}', which this emojigan does not know")
     channels = 4 if data.get("background") == "transparent" else 3
     G = build_generator(arch, data["size"], channels, model["z_dim"], model["g_base"], model["max_channels"],
-                        n_classes=model.get("n_classes", 0), embed_dim=model.get("embed_dim", 50))
+                        n_classes=model.get("n_classes", 0), embed_dim=model.get("embed_dim", 50),
+                        attention=model.get("attention", False), sle=model.get("sle", False))
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:

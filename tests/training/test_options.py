@@ -155,3 +155,45 @@ def test_divergence_guard_keeps_last_good_state(faces32, tmp_path, monkeypatch):
     state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
     assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
     assert issubclass(loop.TrainingDiverged, UserError)  # the CLI reports it in one line, exit 2
+
+
+def test_ada_probability_masks_per_image_and_controller_moves_p():
+    from emojigan.training.augment import AdaptiveP
+
+    x = torch.rand(64, 3, 16, 16) * 2 - 1
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(diff_augment(x, POLICY, g, torch.tensor(0.0)), x)       # p = 0: untouched
+    y = diff_augment(x, "color", g, torch.tensor(0.5))
+    changed = (y - x).flatten(1).abs().amax(dim=1) > 0
+    assert 16 < int(changed.sum()) < 48                                       # about half the images
+    xg = x.clone().requires_grad_(True)
+    diff_augment(xg, POLICY, g, torch.tensor(0.5)).sum().backward()
+    assert xg.grad is not None
+    ada = AdaptiveP(target=0.6, kimg=1.0, device=torch.device("cpu"))
+    assert ada.update(0.9, 250) == pytest.approx(0.25)                        # D overfits: p rises by 250/1000
+    assert ada.update(0.9, 1000) == 1.0                                       # clamped
+    assert ada.update(0.1, 500) == pytest.approx(0.5)                         # D unsure: p falls
+
+
+def test_faces64_options_train_log_and_resume_exactly(faces32_rgba, tmp_path):
+    """Every faces64 addition at once, with ADA: the log has the ADA probability and D's reconstruction
+    loss, and a resumed run equals the uninterrupted one (p and the quadrant draws are in the state)."""
+    opts = ["--set", "model.attention=true", "--set", "model.sle=true", "--set", "model.d_recon=1.0",
+            "--set", f"train.diffaugment={POLICY}", "--set", "train.ada_target=0.6", "--set", "train.ada_kimg=0.05",
+            "--set", "train.ema=0.9", "--checkpoint-every", "2", "--sample-every", "100", "--background",
+            "transparent", *TINY]
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--epochs", "4", "--out", ref, *opts)
+    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--epochs", "2", "--out", part, *opts)
+    run_cli("train", "--resume", part, "--epochs", "4", "--quiet")
+    assert_same_training_state(ref, part, 4 * 7, nets=("G", "D", "G_ema"))
+    rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert all(0 <= r["ada_p"] <= 1 for r in train_rows) and any(r["ada_p"] > 0 for r in train_rows)
+    assert all(r["loss_recon"] > 0 for r in train_rows)
+    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    assert a["ada_p"] == b["ada_p"] == train_rows[-1]["ada_p"]
+    run_cli("generate", ref, "--n", "2", "--separate", tmp_path / "g")        # the export rebuilds SLE + attention
+    from PIL import Image
+    assert Image.open(tmp_path / "g" / "seed0001.png").mode == "RGBA"

@@ -11,23 +11,35 @@ def is_conditional(arch: str) -> bool:
 
 
 def build_generator(arch: str, size: int, channels: int, z_dim: int, g_base: int, max_channels: int,
-                    n_classes: int = 0, embed_dim: int = 50):
+                    n_classes: int = 0, embed_dim: int = 50, attention: bool = False, sle: bool = False):
     G_cls, _, cond = ARCHS[arch]
     if cond:
-        return G_cls(n_classes, z_dim, embed_dim, size, channels, g_base, max_channels)
-    return G_cls(z_dim=z_dim, size=size, channels=channels, base=g_base, max_channels=max_channels)
+        return G_cls(n_classes, z_dim, embed_dim, size, channels, g_base, max_channels, attention=attention, sle=sle)
+    return G_cls(z_dim=z_dim, size=size, channels=channels, base=g_base, max_channels=max_channels,
+                 attention=attention, sle=sle)
 
 
 def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: int, max_channels: int,
-          n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch"):
+          n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch", attention: bool = False,
+          sle: bool = False, d_recon: bool = False):
     _, D_cls, cond = ARCHS[arch]
-    G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim)
+    G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim, attention, sle)
     if cond:
-        D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels, norm=d_norm)
+        D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels, norm=d_norm, attention=attention,
+                  recon=d_recon)
     else:
-        D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels, norm=d_norm)
+        D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels, norm=d_norm,
+                  attention=attention, recon=d_recon)
     return G, D
 
 
+def build_from_config(model, size: int, channels: int, n_classes: int = 0):
+    """G and D for a `ModelConfig` (or its dict form, as exports store it) plus the data's shape."""
+    m = model if isinstance(model, dict) else vars(model)
+    return build(m["arch"], size, channels, m["z_dim"], m["g_base"], m["d_base"], m["max_channels"],
+                 n_classes=n_classes, embed_dim=m.get("embed_dim", 50), d_norm=m.get("d_norm", "batch"),
+                 attention=m.get("attention", False), sle=m.get("sle", False), d_recon=m.get("d_recon", 0) > 0)
+
+
 __all__ = ["ARCHS", "Generator", "Discriminator", "CondGenerator", "CondDiscriminator", "build",
-           "build_generator", "is_conditional", "dcgan_init"]
+           "build_from_config", "build_generator", "is_conditional", "dcgan_init"]

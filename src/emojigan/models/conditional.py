@@ -15,14 +15,15 @@ from .dcgan import Discriminator, Generator, dcgan_init
 
 class CondGenerator(nn.Module):
     def __init__(self, n_classes: int, z_dim: int = 100, embed_dim: int = 50, size: int = 128, channels: int = 3,
-                 base: int = 64, max_channels: int = 512):
+                 base: int = 64, max_channels: int = 512, attention: bool = False, sle: bool = False):
         super().__init__()
         if n_classes < 1:
             raise ValueError("a conditional generator needs at least one class")
         self.n_classes, self.z_dim, self.embed_dim = n_classes, z_dim, embed_dim
         self.size, self.channels = size, channels
         self.embed = nn.Embedding(n_classes, embed_dim)
-        self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim)
+        self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim, attention=attention,
+                             sle=sle)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
@@ -33,17 +34,20 @@ class CondGenerator(nn.Module):
 
 class CondDiscriminator(nn.Module):
     def __init__(self, n_classes: int, embed_dim: int = 50, size: int = 128, channels: int = 3, base: int = 64,
-                 max_channels: int = 512, norm: str = "batch"):
+                 max_channels: int = 512, norm: str = "batch", attention: bool = False, recon: bool = False):
         super().__init__()
         self.n_classes, self.size, self.channels = n_classes, size, channels
         self.embed = nn.Embedding(n_classes, embed_dim)
-        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm)
+        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm,
+                                 attention=attention, recon=recon)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor, part: torch.Tensor | None = None):
         e = self.embed(labels)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3]).to(x.dtype)
-        return self.net(torch.cat([x, e], dim=1).contiguous(memory_format=torch.channels_last)
-                        if x.is_contiguous(memory_format=torch.channels_last) else torch.cat([x, e], dim=1))
+        xe = torch.cat([x, e], dim=1)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            xe = xe.contiguous(memory_format=torch.channels_last)
+        return self.net(xe, part)
 
 
 __all__ = ["CondGenerator", "CondDiscriminator", "dcgan_init"]

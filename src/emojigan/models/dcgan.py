@@ -6,13 +6,22 @@ At 64x64 the channels are 512 -> 256 -> 128 -> 64 -> 3, exactly the report's fiv
 remove or add blocks. Discriminator: the mirror, 4x4 stride-2 Conv2d blocks with LeakyReLU(0.2) and
 BatchNorm on all but the first, and a last 4x4 Conv2d to one logit (BCEWithLogits = the report's
 Sigmoid + BCE, numerically safer).
+
+Options the quality presets switch on (all off = the report's networks, same parameter names):
+`attention` puts a self-attention block after the 32x32 map of G and D (the largest map below 32 on
+smaller images); `sle` adds skip-layer excitation in G from every map to the one four times larger;
+`recon` gives D two decoders that reconstruct the image from its 8x8 map and a random quadrant from its
+16x16 map (FastGAN's self-supervised discriminator; the loss is computed when `part` is passed).
 """
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .blocks import Decoder, SelfAttention, SkipExcitation, pick_quadrant, to_side
 
 
 def channels_at(side: int, size: int, base: int, max_channels: int) -> int:
@@ -24,6 +33,11 @@ def n_blocks(size: int) -> int:
     if size < 16 or size & (size - 1):
         raise ValueError(f"image size must be a power of two >= 16, got {size}")
     return int(math.log2(size)) - 2  # stride-2 stages between 4x4 and size x size
+
+
+def attention_side(size: int) -> int:
+    """Where the self-attention block goes: the 32x32 map, or the largest map of a smaller network."""
+    return min(32, size // 2)
 
 
 def dcgan_init(m: nn.Module) -> None:
@@ -39,7 +53,7 @@ def dcgan_init(m: nn.Module) -> None:
 
 class Generator(nn.Module):
     def __init__(self, z_dim: int = 100, size: int = 64, channels: int = 3, base: int = 64,
-                 max_channels: int = 512, in_dim: int | None = None):
+                 max_channels: int = 512, in_dim: int | None = None, attention: bool = False, sle: bool = False):
         super().__init__()
         self.z_dim, self.size, self.channels = z_dim, size, channels
         in_dim = in_dim or z_dim  # a conditional generator feeds z concatenated with an embedding
@@ -51,15 +65,30 @@ class Generator(nn.Module):
             side *= 2
             c_out = channels_at(side, size, base, max_channels)
             layers += [nn.ConvTranspose2d(c, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            if attention and side == attention_side(size):
+                layers.append(SelfAttention(c_out))
             c = c_out
         layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        self.sle = nn.ModuleDict({str(4 * s): SkipExcitation(channels_at(s, size, base, max_channels),
+                                                              channels_at(4 * s, size, base, max_channels))
+                                  for s in (4 * 2 ** i for i in range(n_blocks(size))) if sle and 4 * s <= size // 2})
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() == 2:
             z = z[:, :, None, None]
-        return self.net(z)
+        if not self.sle:
+            return self.net(z)
+        h, maps = z, {}
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU):
+                side = h.shape[-1]
+                if str(side) in self.sle:
+                    h = self.sle[str(side)](maps[side // 4], h)
+                maps[side] = h
+        return h
 
 
 class Discriminator(nn.Module):
@@ -67,7 +96,7 @@ class Discriminator(nn.Module):
     every convolution (Miyato et al. 2018), the usual Lipschitz control for small-data GANs."""
 
     def __init__(self, size: int = 64, channels: int = 3, base: int = 64, max_channels: int = 512,
-                 extra_channels: int = 0, norm: str = "batch"):
+                 extra_channels: int = 0, norm: str = "batch", attention: bool = False, recon: bool = False):
         super().__init__()
         if norm not in ("batch", "spectral"):
             raise ValueError(f"unknown discriminator norm {norm!r}")
@@ -82,17 +111,42 @@ class Discriminator(nn.Module):
         side = size // 2
         c = channels_at(side, size, base, max_channels)
         layers: list[nn.Module] = [conv(channels + extra_channels, c, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        if attention and side == attention_side(size):
+            layers.append(SelfAttention(c, spectral))
         for _ in range(n_blocks(size) - 1):
             side //= 2
             c_out = channels_at(side, size, base, max_channels)
             layers += [conv(c, c_out, 2, 1)] + ([] if spectral else [nn.BatchNorm2d(c_out)])
             layers += [nn.LeakyReLU(0.2, inplace=True)]
+            if attention and side == attention_side(size):
+                layers.append(SelfAttention(c_out, spectral))
             c = c_out
         layers += [conv(c, 1, 1, 0)]
         self.net = nn.Sequential(*layers)
         if not spectral:
             self.apply(dcgan_init)
+        self.recon = recon
+        if recon:
+            if size < 32:
+                raise ValueError("the self-supervised discriminator needs images of at least 32x32")
+            self.decode_full = Decoder(channels_at(8, size, base, max_channels), channels)
+            self.decode_part = Decoder(channels_at(16, size, base, max_channels), channels)
+            self.decode_full.apply(dcgan_init)
+            self.decode_part.apply(dcgan_init)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One real/fake logit per image, shape (N,)."""
-        return self.net(x).flatten()
+    def forward(self, x: torch.Tensor, part: torch.Tensor | None = None):
+        """One real/fake logit per image, shape (N,). With `part` (a quadrant index 0-3 per image) and
+        `recon`, also the self-supervised reconstruction loss (L1, on the first `channels` input channels)."""
+        if part is None or not self.recon:
+            return self.net(x).flatten()
+        h, maps = x, {}
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                maps[h.shape[-1]] = h
+        img = x[:, :self.channels]
+        side = Decoder.SIDE
+        loss = (F.l1_loss(self.decode_full(maps[8]).float(), to_side(img, side).float())
+                + F.l1_loss(self.decode_part(pick_quadrant(maps[16], part)).float(),
+                            to_side(pick_quadrant(img, part), side).float()))
+        return h.flatten(), loss

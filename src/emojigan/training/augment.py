@@ -1,7 +1,11 @@
 """DiffAugment (Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training", 2020): the same
 random, differentiable colour / translation / cutout transforms applied to real and generated images in
 both the D and the G step, so D cannot memorise ~100 training images and G still gets useful gradients.
-Follows the authors' reference policy; randomness comes from the caller's generator (exact resumes)."""
+Follows the authors' reference policy; randomness comes from the caller's generator (exact resumes).
+
+With a probability `p` (a 0-dim device tensor), each transform is applied to each image with probability
+p instead of always: the adaptive augmentation of StyleGAN2-ADA (Karras et al. 2020), where the training
+loop raises p while D overfits (E[sign D(real)] above a target) and lowers it otherwise."""
 from __future__ import annotations
 
 import torch
@@ -49,11 +53,32 @@ def cutout(x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.5) -> to
     return x * (~inside)[:, None].to(x.dtype)
 
 
-def diff_augment(x: torch.Tensor, policy: str, g: torch.Generator | None = None) -> torch.Tensor:
-    """Apply the comma-separated `policy` ("color,translation,cutout") to a batch in [-1, 1]."""
-    for name in (p.strip() for p in policy.split(",") if p.strip()):
-        x = {"color": color, "translation": translation, "cutout": cutout}[name](x, g)
+def diff_augment(x: torch.Tensor, policy: str, g: torch.Generator | None = None,
+                 p: torch.Tensor | None = None) -> torch.Tensor:
+    """Apply the comma-separated `policy` ("color,translation,cutout") to a batch in [-1, 1]; with `p`, each
+    transform reaches each image with probability p (drawn on the device: no host synchronisation)."""
+    for name in (q.strip() for q in policy.split(",") if q.strip()):
+        y = {"color": color, "translation": translation, "cutout": cutout}[name](x, g)
+        if p is not None:
+            keep = torch.rand(x.shape[0], 1, 1, 1, generator=g, device=x.device) >= p
+            y = torch.where(keep, x, y)
+        x = y
     return x
+
+
+class AdaptiveP:
+    """The ADA controller: p moves by sign(E[sign D(real)] - target) * images / (kimg * 1000), clamped to
+    [0, 1]. It lives on the device (the augmentations read it without a sync); `update` runs at the
+    loop's loss-reading interval with the mean sign accumulated since the last read."""
+
+    def __init__(self, target: float, kimg: float, device: torch.device, p: float = 0.0):
+        self.target, self.kimg = target, kimg
+        self.p = torch.tensor(float(p), device=device)
+
+    def update(self, mean_sign: float, n_images: int) -> float:
+        step = n_images / (self.kimg * 1000)
+        self.p.add_(step if mean_sign > self.target else -step).clamp_(0.0, 1.0)
+        return float(self.p)
 
 
 def check_policy(policy: str) -> None:

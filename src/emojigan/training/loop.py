@@ -19,14 +19,14 @@ from ..config import Config
 from ..data.catalog import ATTRIBUTION
 from ..data.dataset import ImageSet
 from ..errors import UserError
-from ..inference import EmojiGenerator
-from ..models import build, is_conditional
+from ..inference import EmojiGenerator, cpu_has_bf16
+from ..models import build_from_config, is_conditional
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
-from .augment import diff_augment
+from .augment import AdaptiveP, diff_augment
 from .distributed import Dist, setup
 from .ema import make_ema
-from .step import GANStep, GraphedStep, make_optimizers
+from .step import STATS, GANStep, GraphedStep, make_optimizers
 
 
 class TrainingDiverged(UserError):
@@ -79,6 +79,16 @@ class InTrainingEval:
                 "copy_rate": float((s >= COPY_SSIM).double().mean())}
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """`auto`: bf16 autocast where the device computes bf16 natively (CUDA with bf16, CPUs with
+    AVX512-BF16/AMX), else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
 def _epoch_indices(n: int, seed: int, epoch: int, dist_: Dist) -> torch.Tensor:
     """This rank's shuffled indices for an epoch: a plain permutation on one process, a
     DistributedSampler shard (padded to equal length) under DDP."""
@@ -121,14 +131,14 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
 
     torch.manual_seed(t.seed)  # identical initial weights on every rank
     conditional = is_conditional(m.arch)
-    G, D = build(m.arch, cfg.data.size, cfg.data.channels, m.z_dim, m.g_base, m.d_base, m.max_channels,
-                 n_classes=len(data), embed_dim=m.embed_dim, d_norm=m.d_norm)
+    G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data))
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws
     graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     ema = make_ema(G, t.ema) if t.ema else None
+    ada = AdaptiveP(t.ada_target, t.ada_kimg, device) if t.ada_target else None
     epoch, step, elapsed, best_kid = 0, 0, 0.0, math.inf
     if state is not None:
         if ema is not None:
@@ -146,6 +156,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         noise.set_state(rngs[dist_.rank])
         epoch, step, elapsed = state["epoch"], state["step"], state["elapsed"]
         best_kid = state.get("best_kid", math.inf)
+        if ada is not None:
+            ada.p.fill_(state.get("ada_p", 0.0))
         if main:
             old = runlib.read_run_config(out)
             resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
@@ -173,10 +185,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
     if t.compile:
         G, D = torch.compile(G), torch.compile(D)
-    augment = (lambda x: diff_augment(x, t.diffaugment, noise)) if t.diffaugment else None
-    gan = GANStep(G, D, opt_G, opt_D, precision=t.precision, D_for_G=D_raw if dist_.enabled else None,
+    augment = (lambda x: diff_augment(x, t.diffaugment, noise, ada.p if ada is not None else None)) \
+        if t.diffaugment else None
+    gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
-                  r1_gamma=t.r1_gamma)
+                  r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise)
     G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 
@@ -186,7 +199,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     steps_per_epoch = math.ceil(per_rank / t.batch_size)
     log = runlib.MetricsLog(out / "metrics.jsonl", resume_step=step if state is not None else None) if main else None
     sample_seeds = list(range(t.sample_seeds))
-    acc = torch.zeros(4, device=device)
+    acc = torch.zeros(len(STATS), device=device)
     acc_steps, acc_images, last_read = 0, 0, time.perf_counter()
     seg_start = time.perf_counter()
     last_ckpt = epoch
@@ -196,13 +209,16 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         nonlocal acc_steps, acc_images, last_read
         now = time.perf_counter()
         vals = (dist_.mean(acc) / acc_steps).tolist()
-        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), "loss_d": vals[0],
-               "loss_g": vals[1], "d_real": vals[2], "d_fake": vals[3],
+        row = {"kind": "train", "step": step, "epoch": round(step / steps_per_epoch, 4), **dict(zip(STATS, vals)),
                "seconds": round(elapsed + now - seg_start, 3),
                "img_per_s": round(acc_images * dist_.world_size / max(now - last_read, 1e-9), 1)}
         if not all(math.isfinite(v) for v in vals):
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
+        if m.d_recon <= 0:
+            del row["loss_recon"]
+        if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks
+            row["ada_p"] = round(ada.update(vals[STATS.index("d_sign")], acc_images * dist_.world_size), 5)
         if log:
             log.write(row)
         acc.zero_()
@@ -217,6 +233,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 "G": G_raw.state_dict(), "D": D_raw.state_dict(), "opt_G": opt_G.state_dict(),
                 "opt_D": opt_D.state_dict(), "noise_rng": rngs if dist_.enabled else rngs[0],
                 **({"G_ema": ema.state_dict()} if ema is not None else {}),
+                **({"ada_p": float(ada.p)} if ada is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
@@ -285,7 +302,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             bar.update(1)
             if row:
                 bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
-                                img_s=f"{row['img_per_s']:.0f}")
+                                img_s=f"{row['img_per_s']:.0f}", **({"p": f"{row['ada_p']:.2f}"} if "ada_p" in row else {}))
     except KeyboardInterrupt:
         bar.close()
         if log:

@@ -14,16 +14,21 @@ import torch
 from torch import nn
 
 
+STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon")
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
-    (loss_d, loss_g, mean D(x), mean D(G(z))) as one device tensor.
+    (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
+    D's reconstruction loss) as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
-                 fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0):
+                 fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
+                 d_recon: float = 0.0, rng: torch.Generator | None = None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -31,6 +36,7 @@ class GANStep:
         self.real_label, self.fake_label = real_label, fake_label  # D's targets (label smoothing: 0.9 / 0.1)
         self.augment = augment or (lambda x: x)  # DiffAugment: applied to every image D sees, real and fake
         self.loss, self.r1_gamma = loss, r1_gamma
+        self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
@@ -56,12 +62,20 @@ class GANStep:
         g_args, d_real_args = ((fake_labels,), (labels,)) if cond else ((), ())
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
+        rec = torch.zeros((), device=real.device)
         with self._autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
             real_in = aug(real).detach().requires_grad_(True) if r1 else aug(real)
-            d_real, d_fake = D(real_in, *d_real_args).float(), D(aug(fake.detach()), *g_args).float()
+            if self.d_recon > 0:  # D also reconstructs the real image and a random quadrant of it
+                part = torch.randint(0, 4, (real.shape[0],), generator=self.rng, device=real.device)
+                d_real, rec = D(real_in, *d_real_args, part=part)
+            else:
+                d_real = D(real_in, *d_real_args)
+            d_real, d_fake = d_real.float(), D(aug(fake.detach()), *g_args).float()
         loss_d = self.d_loss(d_real, d_fake)
+        if self.d_recon > 0:
+            loss_d = loss_d + self.d_recon * rec.float()
         if r1:  # R1: penalise D's gradient on (augmented) real images
             grad, = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
             loss_d = loss_d + self.r1_gamma / 2 * grad.float().square().sum(dim=(1, 2, 3)).mean()
@@ -80,7 +94,8 @@ class GANStep:
         self.opt_G.step()
         self.D_for_G.requires_grad_(True)
         with torch.no_grad():
-            return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()])
+            return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
+                                torch.sign(d_real).mean(), rec.float()])
 
 
 class GraphedStep:
