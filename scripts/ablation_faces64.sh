@@ -8,7 +8,7 @@ set -euo pipefail
 OUT=${1:-runs/ablation}
 JOBS=${2:-2}
 EMOJIGAN=${EMOJIGAN:-.venv/bin/emojigan}
-COMMON=(--background transparent --precision auto --eval-every 50 --quiet)
+COMMON="--background transparent --precision auto --eval-every 50 --quiet"
 SIMPLE=(--set train.diffaugment=color,translation,cutout --set train.ema=0.999)
 mkdir -p "$OUT"
 # one name per run, then its arguments; the pairs run in this order
@@ -40,7 +40,7 @@ run_one() {
 }
 export -f run_one
 export OUT EMOJIGAN
-export THREADS=$((2 / JOBS > 0 ? 2 / JOBS : 1)) COMMON="${COMMON[*]}"
+export THREADS=$((2 / JOBS > 0 ? 2 / JOBS : 1)) COMMON  # (bash cannot export arrays: plain strings)
 printf '%s\n' "${runs[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_one "$1"' _ {}
 names=$(printf '%s\n' "${runs[@]}" | cut -d'|' -f1 | sed "s#^#$OUT/#" | tr '\n' ' ')
 # shellcheck disable=SC2086

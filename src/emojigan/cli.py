@@ -37,7 +37,7 @@ def cmd_data_build(a) -> int:
     from .data import build_dataset, load_images
 
     out = build_dataset(a.out, a.subset, a.size, a.background, a.group, a.subgroup, overwrite=a.overwrite,
-                        progress=not a.quiet)
+                        progress=not a.quiet, emojis=a.emojis)
     n = len(load_images(out, a.size, a.background))
     print(f"{out}: {n} emojis at {a.size}x{a.size} on {a.background} (preview: {out / 'preview.png'})")
     return 0
@@ -64,7 +64,7 @@ TRAIN_FLAGS = {  # flag dest -> config key
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
     "seed": "train.seed", "device": "train.device", "sample_every": "train.sample_every",
     "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every", "eval_every": "train.eval_every",
-    "precision": "train.precision", "compile": "train.compile",
+    "precision": "train.precision", "compile": "train.compile", "init": "train.init", "freeze_d": "train.freeze_d",
     "data": "data.path", "subset": "data.subset", "size": "data.size", "background": "data.background",
     "group": "data.group", "subgroup": "data.subgroup",
 }
@@ -92,7 +92,15 @@ def cmd_train(a) -> int:
             config.set_value(cfg, key, value)
         cfg.validate()
     else:
-        cfg = config.resolve(a.preset, a.config, overrides)
+        init = dict(overrides).get("train.init", "")
+        preset = a.preset
+        if init and not (a.preset or a.config) and init in config.preset_names():
+            preset = init  # `--init faces64` fine-tunes with the faces64 recipe unless told otherwise
+        cfg = config.resolve(preset, a.config, overrides)
+        if init:
+            from .training.init import adopt_model
+
+            cfg = adopt_model(cfg, init, {k for k, _ in overrides}).validate()
     train(cfg, out, resume=bool(a.resume), overwrite=a.overwrite, progress=not a.quiet)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks for the job
         print(f"{out}: trained; generator {out / 'generator.safetensors'}, samples in {out / 'samples'}")
@@ -100,6 +108,38 @@ def cmd_train(a) -> int:
 
 
 # ------------------------------------------------------------------------------------------ generate
+def _source(a) -> str:
+    """The generator a command draws from: RUN (a run folder or export), --model NAME, or the default
+    shipped model."""
+    from .pretrained import DEFAULT_MODEL, resolve_model
+
+    if a.run and a.model:
+        raise UserError("give either RUN or --model NAME, not both")
+    if a.run:
+        return a.run
+    return str(resolve_model(a.model or DEFAULT_MODEL))
+
+
+def cmd_models(a) -> int:
+    from .pretrained import describe, folder, shipped_models
+
+    models = shipped_models()
+    if not models:
+        print("no pretrained generators are shipped in this installation")
+        return 0
+    print(f"{'name':<10} {'kind':<26} {'size':>5} {'image':<5} {'params':>7} {'MB':>5}  {'D':<3} metrics")
+    for name, path in models.items():
+        d = describe(name, path)
+        kind = f"conditional, {d['labels']} labels" if d["conditional"] else "unconditional"
+        m = d["metrics"]
+        metrics = ", ".join(f"{k} {m[k]:.3g}" for k in ("precision", "recall", "kid", "label_top1") if k in m)
+        print(f"{name:<10} {kind:<26} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "
+              f"{d['params'] / 1e6:>6.1f}M {d['mb']:>5}  {'yes' if d['discriminator'] else 'no':<3} {metrics}")
+    print(f"model cards: {folder()}/NAME.md; use one with `emojigan generate --model NAME`, or fine-tune it "
+          f"with `emojigan train --init NAME --data FOLDER`")
+    return 0
+
+
 def cmd_generate(a) -> int:
     from . import images
     from .data.catalog import ATTRIBUTION
@@ -113,7 +153,7 @@ def cmd_generate(a) -> int:
         raise UserError("give --out GRID.png and/or --separate DIR")
     if a.out is not None and Path(a.out).suffix.lower() != ".png":
         raise UserError(f"--out {a.out} must be a .png file")
-    gen = load_generator(a.run, device=a.device, precision=a.precision)
+    gen = load_generator(_source(a), device=a.device, precision=a.precision)
     labels, names = None, None
     if a.label:
         if not gen.conditional:
@@ -200,9 +240,9 @@ def cmd_labels(a) -> int:
     from .data.names import aliases
     from .inference import load_generator
 
-    gen = load_generator(a.run)
+    gen = load_generator(_source(a))
     if not gen.conditional:
-        raise UserError(f"{a.run} is an unconditional model: it has no labels")
+        raise UserError(f"{a.run or a.model or 'the default model'} is an unconditional model: it has no labels")
     for i, c in enumerate(gen.classes):
         extra = [n for n in aliases(c) if n not in (c.get("annotation", "").lower(), c.get("hexcode", "").lower())]
         print(f"{i:>4}  {c.get('hexcode', ''):<22} {c.get('emoji', ''):<3} {c.get('annotation', ''):<40} "
@@ -219,7 +259,7 @@ def cmd_interpolate(a) -> int:
         raise UserError(f"--out {a.out} must be a .png file")
     if a.gif and Path(a.gif).suffix.lower() != ".gif":
         raise UserError(f"--gif {a.gif} must be a .gif file")
-    gen = load_generator(a.run, device=a.device)
+    gen = load_generator(_source(a), device=a.device)
     frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed))
     frames = images.for_display(frames)
     images.save_png(images.grid(frames, nrow=len(frames)), a.out)
@@ -245,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--subset", default="faces", help="faces | faces+cats | smileys-emotion | all (default faces)")
     b.add_argument("--group", default="", help="OpenMoji group glob(s), comma-separated")
     b.add_argument("--subgroup", default="", help="OpenMoji subgroup glob(s), comma-separated, e.g. 'face-*'")
+    b.add_argument("--emojis", default="", help="only these: comma-separated hexcodes, characters or annotations")
     b.add_argument("--size", type=int, default=64, choices=SIZES, metavar="{32,64,128,256}")
     b.add_argument("--background", default="black", choices=BACKGROUNDS)
     b.add_argument("--out", required=True, help="output folder")
@@ -283,13 +324,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile G and D")
     t.add_argument("--eval-every", dest="eval_every", type=_int_range(0, 1_000_000),
                    help="epochs between KID/SSIM evaluations logged to metrics.jsonl; keeps the best (lowest KID)")
+    t.add_argument("--init", help="start from a trained model: a shipped name (faces64), a run folder or an "
+                                  "export; its architecture, size and background come with it")
+    t.add_argument("--freeze-d", dest="freeze_d", type=_int_range(0, 16),
+                   help="FreezeD: keep D's first N convolution blocks fixed (fine-tuning)")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any config field, type-checked (repeatable)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    g = sub.add_parser("generate", help="draw emojis from a trained generator")
-    g.add_argument("run", help="a run folder or an exported generator .safetensors")
+    g = sub.add_parser("generate", help="draw emojis from a trained generator (default: the shipped faces64)")
+    g.add_argument("run", nargs="?", help="a run folder or an exported generator .safetensors (default: --model)")
+    g.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
     g.add_argument("--n", type=_int_range(1, MAX_SAMPLES), default=64, help="how many (default 64)")
     g.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="first seed (seeds seed..seed+n-1)")
     g.add_argument("--seeds", help="explicit seeds instead, e.g. 0-63 or 1,5,9")
@@ -308,10 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: bf16 where the device has it and it matches FP32 within 2/255 (default)")
     g.set_defaults(func=cmd_generate)
     lb = sub.add_parser("labels", help="list a conditional model's labels and the names they answer to")
-    lb.add_argument("run", help="a run folder or exported generator")
+    lb.add_argument("run", nargs="?", help="a run folder or exported generator (default: --model)")
+    lb.add_argument("--model", help="a shipped model (`emojigan models`)")
     lb.set_defaults(func=cmd_labels)
     ip = sub.add_parser("interpolate", help="a strip (and GIF) between two labels or seeds")
-    ip.add_argument("run", help="a run folder or exported generator")
+    ip.add_argument("run", nargs="?", help="a run folder or exported generator (default: --model)")
+    ip.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
     ip.add_argument("--from", dest="start", required=True, help="a label name, seed:N, or seed:N:label")
     ip.add_argument("--to", dest="end", required=True, help="a label name, seed:N, or seed:N:label")
     ip.add_argument("--steps", type=_int_range(2, 256), default=8)
@@ -320,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--gif", help="also write an animation (there and back)")
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
+
+    ms = sub.add_parser("models", help="list the pretrained generators shipped in the package")
+    ms.set_defaults(func=cmd_models)
 
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
     e.add_argument("run", help="a run folder")

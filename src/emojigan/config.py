@@ -75,6 +75,8 @@ class TrainConfig:
     ada_target: float = 0.0     # adaptive augmentation (ADA): target of E[sign D(real)]; e.g. 0.6; 0 = off (p = 1)
     ada_kimg: float = 20.0      # ADA speed: thousands of images for the probability p to go from 0 to 1
     ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
+    init: str = ""              # start from a trained model: a shipped name (faces64), a run folder or an export
+    freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
     eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
@@ -128,6 +130,10 @@ class Config:
         _check_range("train.checkpoint_every", t.checkpoint_every, 1, 1_000_000)
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
+        _check_range("train.freeze_d", t.freeze_d, 0, 16)
+        if d.size in SIZES and t.freeze_d > int(d.size).bit_length() - 3:  # D has log2(size) - 1 convolutions
+            raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {d.size.bit_length() - 2} "
+                            f"convolution blocks; freeze fewer so the last can still learn")
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if t.precision not in ("fp32", "bf16", "auto"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")

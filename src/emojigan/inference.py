@@ -33,15 +33,21 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def resolve_export(path: str | Path) -> Path:
-    """A run folder or a .safetensors file -> the generator export to load."""
+    """A run folder, a .safetensors file or a shipped model's name (`emojigan models`) -> the export to load."""
     p = Path(path)
+    if not p.exists() and isinstance(path, str) and "/" not in path and not path.endswith(".safetensors"):
+        from .pretrained import shipped_models
+
+        if path in shipped_models():
+            return shipped_models()[path]
     if p.is_dir():
         exp = p / EXPORT_NAME
         if not exp.is_file():
             raise UserError(f"{p} has no {EXPORT_NAME} (has its training reached a checkpoint?)")
         return exp
     if not p.exists():
-        raise UserError(f"{p} does not exist; give a run folder or a .safetensors generator")
+        raise UserError(f"{p} does not exist; give a run folder, a .safetensors generator or a shipped model's "
+                        f"name (`emojigan models`)")
     return p
 
 

@@ -63,8 +63,9 @@ def _patterns(spec: str) -> list[str]:
     return [p.strip() for p in spec.split(",") if p.strip()]
 
 
-def select(subset: str = "faces", group: str = "", subgroup: str = "") -> list[Emoji]:
-    """Emojis of a named subset, optionally narrowed by group/subgroup glob patterns (comma-separated)."""
+def select(subset: str = "faces", group: str = "", subgroup: str = "", emojis: str = "") -> list[Emoji]:
+    """Emojis of a named subset, optionally narrowed by group/subgroup glob patterns (comma-separated) and
+    by an explicit comma-separated list of `emojis` (hexcodes, characters or annotations)."""
     if subset not in SUBSETS:
         raise UserError(f"unknown subset '{subset}'; choose one of {', '.join(SUBSETS)}")
     cat = load_catalog()
@@ -80,6 +81,22 @@ def select(subset: str = "faces", group: str = "", subgroup: str = "") -> list[E
                 raise UserError(f"--{attr} '{p}' matches no OpenMoji {attr}; e.g. {', '.join(known[:6])} "
                                 f"(`emojigan data subsets --{attr}s` lists all)")
         chosen = [e for e in chosen if any(fnmatch.fnmatchcase(getattr(e, attr), p) for p in pats)]
+    if emojis.strip():
+        keys = {}
+        for e in chosen:
+            for k in (e.hexcode.lower(), e.emoji, e.annotation.lower()):
+                keys.setdefault(k, e)
+        wanted, unknown = {}, []
+        for item in (x.strip() for x in emojis.split(",") if x.strip()):
+            e = keys.get(item.lower()) or keys.get(item)
+            if e is None:
+                unknown.append(item)
+            else:
+                wanted[e.hexcode] = e
+        if unknown:
+            raise UserError(f"--emojis: {', '.join(unknown[:5])} not found in subset '{subset}' (give hexcodes, "
+                            f"characters or annotations, e.g. 1F435, 🐶 or 'tiger face')")
+        chosen = list(wanted.values())
     if not chosen:
         raise UserError(f"subset '{subset}' with group '{group}' and subgroup '{subgroup}' selects no emoji")
     return sorted(chosen, key=lambda e: e.order)

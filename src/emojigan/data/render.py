@@ -60,7 +60,8 @@ def read_manifest(folder: Path) -> dict | None:
 
 
 def build_dataset(out: str | Path, subset: str = "faces", size: int = 64, background: str = "black",
-                  group: str = "", subgroup: str = "", overwrite: bool = False, progress: bool = True) -> Path:
+                  group: str = "", subgroup: str = "", overwrite: bool = False, progress: bool = True,
+                  emojis: str = "") -> Path:
     """Render a subset to `out`: one PNG per emoji named by hexcode, labels.csv, preview.png, dataset.json.
 
     Re-running with the same settings reuses the folder. A folder holding anything else is never touched
@@ -72,7 +73,7 @@ def build_dataset(out: str | Path, subset: str = "faces", size: int = 64, backgr
         raise UserError(f"size {size} is not supported; choose one of {', '.join(map(str, SIZES))}")
     if background not in BACKGROUNDS:
         raise UserError(f"background '{background}' is unknown; choose one of {', '.join(BACKGROUNDS)}")
-    emojis = select(subset, group, subgroup)
+    emojis = select(subset, group, subgroup, emojis)
     out = Path(out)
     want = _manifest(subset, group, subgroup, size, background, emojis)
     if out.exists():

@@ -132,6 +132,16 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     torch.manual_seed(t.seed)  # identical initial weights on every rank
     conditional = is_conditional(m.arch)
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data))
+    if t.init and state is None:
+        from .init import load_init
+
+        msg = load_init(G, D, t.init)
+        if main and progress:
+            print(f"{out}: init {msg}")
+    if t.freeze_d:
+        from .init import freeze_discriminator
+
+        freeze_discriminator(D, t.freeze_d)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws
     graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment

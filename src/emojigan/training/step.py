@@ -84,7 +84,9 @@ class GANStep:
         loss_d.backward()
         self.opt_D.step()
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
-        self.D_for_G.requires_grad_(False)
+        trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]  # FreezeD leaves some off
+        for p in trainable:
+            p.requires_grad_(False)
         with self._autocast(real.device):
             d_gen = self.D_for_G(self.augment(fake), *g_args).float()
         loss_g = self.g_loss(d_gen)
@@ -92,7 +94,8 @@ class GANStep:
             self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_G.step()
-        self.D_for_G.requires_grad_(True)
+        for p in trainable:
+            p.requires_grad_(True)
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float()])
@@ -170,5 +173,5 @@ def make_optimizers(G: nn.Module, D: nn.Module, lr_g: float, lr_d: float, betas:
                     device: torch.device, capturable: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Adam for both; the fused kernel on CUDA (capturable for CUDA graphs), foreach (multi-tensor) elsewhere."""
     kw = {"fused": True, "capturable": capturable} if device.type == "cuda" else {"foreach": True}
-    return (torch.optim.Adam(G.parameters(), lr=lr_g, betas=betas, **kw),
-            torch.optim.Adam(D.parameters(), lr=lr_d, betas=betas, **kw))
+    return (torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=lr_g, betas=betas, **kw),
+            torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=lr_d, betas=betas, **kw))

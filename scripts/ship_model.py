@@ -1,0 +1,110 @@
+"""Ship a trained run as a pretrained model of the package: its EMA generator (and discriminator) in fp16
+safetensors under src/emojigan/pretrained/, with a model card written from the run and its evaluation.
+
+    python scripts/ship_model.py runs/ablation/faces64 faces64 --eval runs/ablation/faces64/eval \
+        --reproduce "emojigan train --preset faces64 --out runs/faces64" [--checkpoint best]
+
+Checks: the fp16 generator draws the same images as the run's fp32 export (mean difference printed, must be
+under 1/255), and all shipped models together stay under the 60 MB budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from emojigan.inference import load_generator  # noqa: E402
+from emojigan.training.checkpoint import read_export  # noqa: E402
+
+DEST = ROOT / "src" / "emojigan" / "pretrained"
+BUDGET_MB = 60
+CARD_METRICS = [("kid", "KID (x1000 smaller is better)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
+                ("copy_rate", "copies (nearest SSIM >= 0.9)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
+                ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),
+                ("label_top1", "label fidelity top-1"), ("label_top5", "label fidelity top-5")]
+
+
+def fp16(tensors: dict) -> dict:
+    return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run")
+    ap.add_argument("name")
+    ap.add_argument("--checkpoint", choices=("latest", "best"), default="latest")
+    ap.add_argument("--eval", help="the run's `emojigan evaluate` folder (metrics.json) for the card")
+    ap.add_argument("--reproduce", required=True, help="the command that trains this model")
+    ap.add_argument("--notes", default="", help="a paragraph for the card: what the samples show")
+    ap.add_argument("--no-discriminator", action="store_true")
+    a = ap.parse_args()
+    run = Path(a.run)
+    suffix = "" if a.checkpoint == "latest" else "-best"
+    export = run / f"generator{suffix}.safetensors"
+    tensors, meta = read_export(export)
+    metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
+    keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
+    meta = {**meta, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
+    DEST.mkdir(parents=True, exist_ok=True)
+    g_path = DEST / f"{a.name}.safetensors"
+    save_file(fp16(tensors), str(g_path), metadata={"emojigan": json.dumps(meta)})
+    d_path = DEST / f"{a.name}.D.safetensors"
+    if not a.no_discriminator:
+        state = torch.load(run / "checkpoints" / f"{a.checkpoint}.pt", map_location="cpu", weights_only=True)
+        save_file(fp16(state["D"]), str(d_path), metadata={"emojigan": json.dumps({"model": meta["model"],
+                                                                                  "data": meta["data"]})})
+    # the fp16 weights must draw what the fp32 export draws
+    ref = load_generator(export, precision="fp32").sample_tensor(seeds=list(range(64)))
+    got = load_generator(str(g_path), precision="fp32").sample_tensor(seeds=list(range(64)))
+    diff = float((ref - got).abs().mean() * 127.5)
+    print(f"{g_path}: fp16 vs fp32 export, mean |difference| {diff:.3f}/255")
+    if diff > 1.0:
+        raise SystemExit("fp16 weights change the images by more than 1/255 on average; not shipping")
+    total = sum(p.stat().st_size for p in DEST.glob("*.safetensors")) / 2**20
+    print(f"all shipped weights: {total:.1f} MB (budget {BUDGET_MB} MB)")
+    if total > BUDGET_MB:
+        raise SystemExit(f"over the {BUDGET_MB} MB budget")
+    write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
+    return 0
+
+
+def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, diff: float) -> None:
+    data, model, tr = meta["data"], meta["model"], meta["training"]
+    classes = meta.get("classes", [])
+    size_mb = (g_path.stat().st_size + (d_path.stat().st_size if d_path else 0)) / 2**20
+    rows = "\n".join(f"| {label} | {metrics[k]:.3f} |" for k, label in CARD_METRICS if k in metrics)
+    opts = ", ".join(f"{k}={v}" for k, v in model.items())
+    kind = (f"conditional on {len(classes)} emoji labels (`emojigan labels --model {a.name}`)" if classes
+            else "unconditional")
+    text = f"""# {a.name}: pretrained emojigan generator
+
+- **What it draws**: {data['size']}x{data['size']} emojis, {'RGBA (real alpha channel)' if data['channels'] == 4 else 'RGB'}, {kind}.
+  `emojigan generate --model {a.name} --out grid.png` ({'`--background black|white` composites' if data['channels'] == 4 else f"on {data['background']}"}).
+- **Weights**: the EMA generator{' and the discriminator (for `emojigan train --init ' + a.name + '`)' if d_path else ''}, fp16
+  safetensors, {size_mb:.1f} MB together; the fp16 generator draws the fp32 export's images within {diff:.3f}/255
+  on average. Model: {opts}.
+- **Training**: {tr['step']:,} generator steps ({tr['epoch']} epochs, batch as in the preset), seed {tr['seed']},
+  checkpoint `{a.checkpoint}`. Reproduce: `{a.reproduce}`.
+- **Data and licence**: OpenMoji {data.get('source', '')} subset `{data.get('subset') or 'custom'}`. {meta.get('attribution', '')}
+  The weights and everything they generate derive from that artwork: **CC BY-SA 4.0**, share alike, with
+  this attribution (PNGs written by `emojigan generate` carry it in a text chunk).
+
+| metric (`emojigan evaluate`, OpenMoji features, 512 samples) | value |
+|---|---|
+{rows}
+
+{a.notes}
+"""
+    (DEST / f"{a.name}.md").write_text(text, encoding="utf-8")
+    print(f"model card {DEST / (a.name + '.md')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""`train --init`: start a run from a trained model (a shipped name, a run folder or an export) instead of
+random weights, for fine-tuning on a user's own images, optionally with D's first blocks frozen (FreezeD,
+Mo et al. 2020). G starts from the model's exported (EMA) generator; D from the run's last training state,
+or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts from scratch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ..config import Config
+from ..errors import UserError
+from ..inference import resolve_export
+from .checkpoint import read_export
+
+MODEL_KEYS = ("arch", "z_dim", "g_base", "d_base", "max_channels", "embed_dim", "d_norm", "attention", "sle",
+              "d_recon")
+
+
+def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
+    """Give `cfg` the architecture of the model at `spec`, and its image size and background unless the
+    user set them; a user setting that contradicts the weights is an error."""
+    _, meta = read_export(resolve_export(spec))
+    model, data = meta.get("model", {}), meta.get("data", {})
+    if meta.get("classes"):
+        raise UserError(f"--init {spec}: fine-tuning starts from unconditional models only; this one is conditional")
+    clash = sorted(k for k in explicit if k.startswith("model."))
+    if clash:
+        raise UserError(f"--init {spec} takes its architecture from the model; drop {', '.join(clash)}")
+    for k in MODEL_KEYS:
+        if k in model:
+            setattr(cfg.model, k, model[k])
+    for k in ("size", "background"):
+        want = data.get(k)
+        if f"data.{k}" in explicit and getattr(cfg.data, k) != want:
+            raise UserError(f"--init {spec} is a {data.get('size')}x{data.get('size')} model on {data.get('background')}; "
+                            f"data.{k} = {getattr(cfg.data, k)} does not match (leave it out)")
+        setattr(cfg.data, k, want)
+    return cfg
+
+
+def _discriminator_state(spec: str, gen_path: Path) -> tuple[dict | None, str]:
+    p = Path(spec)
+    if p.is_dir():
+        state = p / "checkpoints" / "latest.pt"
+        if state.is_file():
+            return torch.load(state, map_location="cpu", weights_only=True)["D"], f"{state}"
+    from ..pretrained import discriminator_path
+
+    d = discriminator_path(gen_path)
+    return (load_file(str(d)), str(d)) if d else (None, "")
+
+
+def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
+    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded."""
+    gen_path = resolve_export(spec)
+    tensors, _ = read_export(gen_path)
+    try:
+        G.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as e:
+        raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
+    d_state, d_from = _discriminator_state(spec, gen_path)
+    if d_state is None:
+        return f"G from {gen_path}; no discriminator shipped with it, D starts from scratch"
+    try:
+        D.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
+    except RuntimeError as e:
+        raise UserError(f"--init {spec}: its discriminator does not fit this config ({str(e).splitlines()[0][:100]})") from None
+    return f"G from {gen_path}, D from {d_from}"
+
+
+def freeze_discriminator(D: torch.nn.Module, n_blocks: int) -> int:
+    """FreezeD: stop the gradient of D's first `n_blocks` convolution blocks (conv, its norm, activation and
+    any attention after it). Returns the number of parameters frozen."""
+    net = D.net.net if hasattr(D.net, "net") else D.net  # conditional D wraps the DCGAN stack
+    convs = [i for i, m in enumerate(net) if isinstance(m, torch.nn.Conv2d)]
+    if n_blocks >= len(convs):
+        raise UserError(f"train.freeze_d {n_blocks}: D has {len(convs)} convolution blocks; freeze fewer "
+                        f"than {len(convs)} so the last can still learn")
+    frozen = 0
+    for m in list(net)[:convs[n_blocks]] if n_blocks else []:
+        for prm in m.parameters():
+            prm.requires_grad_(False)
+            frozen += prm.numel()
+    return frozen

@@ -1,0 +1,108 @@
+"""Shipped pretrained generators (`emojigan models`, `generate` without RUN, `--model`) and fine-tuning
+from a trained model (`train --init`, FreezeD)."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from emojigan.config import Config
+from emojigan.errors import UserError
+from emojigan.inference import load_generator
+from emojigan.models import build_from_config
+from emojigan.pretrained import DEFAULT_MODEL, card_path, discriminator_path, folder, shipped_models
+from emojigan.training.init import adopt_model, freeze_discriminator, load_init
+from tests.conftest import run_cli
+
+SHIPPED = sorted(shipped_models())
+
+
+def test_the_default_model_is_shipped_within_budget_with_cards():
+    assert DEFAULT_MODEL in SHIPPED
+    total = sum(p.stat().st_size for p in folder().glob("*.safetensors"))
+    assert total < 60 * 2**20
+    for name in SHIPPED:
+        card = card_path(name).read_text(encoding="utf-8")
+        assert "CC BY-SA 4.0" in card and "OpenMoji" in card and "Reproduce" in card
+        assert all(v.dtype == torch.float16 for v in load_file(shipped_models()[name]).values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_model_loads_and_generates(name):
+    gen = load_generator(name, precision="fp32")
+    ims = gen.sample(4, seed=0)
+    assert len(ims) == 4 and ims[0].size == (gen.size, gen.size)
+    x = gen.sample_tensor(seeds=[0, 1, 2, 3])
+    assert torch.isfinite(x).all() and float(x.std()) > 0.1                    # not a constant image
+    assert float((x[0] - x[1]).abs().mean()) > 0.02                           # seeds differ
+    assert torch.equal(gen.sample_tensor(seeds=[2]), x[2:3])                   # per-seed determinism
+    if gen.channels == 4:
+        alpha = x[:, 3]
+        assert float((alpha < -0.9).float().mean()) > 0.1                      # real transparent background
+
+
+def test_generate_without_run_uses_faces64_and_models_lists_it(tmp_path):
+    run_cli("generate", "--n", "4", "--separate", tmp_path / "sep", "--out", tmp_path / "grid.png")
+    im = Image.open(tmp_path / "sep" / "seed0000.png")
+    assert im.size == (64, 64) and im.mode == "RGBA"
+    assert "CC BY-SA 4.0" in im.text["Copyright"]
+    ref = load_generator(DEFAULT_MODEL).sample(1, seed=0)[0]
+    assert list(im.getdata()) == list(ref.getdata())
+    run_cli("generate", "--model", DEFAULT_MODEL, "--n", "1", "--background", "white", "--separate", tmp_path / "w")
+    assert Image.open(tmp_path / "w" / "seed0000.png").mode == "RGB"
+    out = run_cli("models").stdout
+    assert DEFAULT_MODEL in out and "unconditional" in out and "RGBA" in out
+
+
+def test_unknown_model_and_run_plus_model_are_one_line_errors(tmp_path, tiny_run):
+    p = run_cli("generate", "--model", "nope", "--out", tmp_path / "x.png", check=False)
+    assert p.returncode == 2 and "no shipped model named 'nope'" in p.stderr and len(p.stderr.splitlines()) == 1
+    p = run_cli("generate", tiny_run, "--model", DEFAULT_MODEL, "--out", tmp_path / "x.png", check=False)
+    assert p.returncode == 2 and "not both" in p.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_init_copies_the_shipped_weights():
+    cfg = adopt_model(Config(), DEFAULT_MODEL, set())
+    assert cfg.data.size == 64 and cfg.data.background == "transparent"
+    G, D = build_from_config(cfg.model, cfg.data.size, cfg.data.channels)
+    msg = load_init(G, D, DEFAULT_MODEL)
+    shipped = load_file(shipped_models()[DEFAULT_MODEL])
+    assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in shipped.items())
+    if discriminator_path(shipped_models()[DEFAULT_MODEL]):
+        d = load_file(discriminator_path(shipped_models()[DEFAULT_MODEL]))
+        assert all(torch.equal(D.state_dict()[k].float(), v.float()) for k, v in d.items()) and "D from" in msg
+
+
+def test_init_refuses_contradicting_settings():
+    with pytest.raises(UserError, match="does not match"):
+        cfg = Config()
+        cfg.data.size = 32
+        adopt_model(cfg, DEFAULT_MODEL, {"data.size"})
+    with pytest.raises(UserError, match="drop model.g_base"):
+        adopt_model(Config(), DEFAULT_MODEL, {"model.g_base"})
+
+
+def test_fine_tune_from_a_run_with_freezed(tiny_rgba_run, faces32_rgba, tmp_path):
+    out = tmp_path / "ft"
+    run_cli("train", "--init", tiny_rgba_run, "--data", faces32_rgba, "--epochs", "1", "--freeze-d", "2",
+            "--checkpoint-every", "1", "--out", out, "--quiet")
+    cfg = json.loads((out / "config.json").read_text())
+    src = json.loads((tiny_rgba_run / "config.json").read_text())
+    assert cfg["model"] == src["model"] and cfg["train"]["init"] == str(tiny_rgba_run)
+    assert cfg["data"]["background"] == "transparent" and cfg["data"]["size"] == 32
+    before = torch.load(tiny_rgba_run / "checkpoints" / "latest.pt", weights_only=True)["D"]
+    after = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)["D"]
+    convs = sorted({k.split(".")[1] for k in before if k.endswith(".weight") and before[k].dim() == 4}, key=int)
+    for i in convs[:2]:                                                       # frozen: unchanged
+        assert torch.equal(before[f"net.{i}.weight"], after[f"net.{i}.weight"])
+    assert not torch.equal(before[f"net.{convs[-1]}.weight"], after[f"net.{convs[-1]}.weight"])   # learning
+
+
+def test_freeze_discriminator_counts_and_limits():
+    G, D = build_from_config({"arch": "dcgan", "z_dim": 8, "g_base": 8, "d_base": 8, "max_channels": 32}, 32, 3)
+    n = freeze_discriminator(D, 1)
+    assert n == D.net[0].weight.numel() and not D.net[0].weight.requires_grad and D.net[2].weight.requires_grad
+    with pytest.raises(UserError, match="freeze fewer"):
+        freeze_discriminator(D, 4)
