@@ -45,17 +45,28 @@ def test_augmentation_sees_real_and_fake_in_both_steps():
     assert seen == [False, False, True]
 
 
-def test_ema_update_rule():
-    m = torch.nn.Linear(3, 1)
+def test_ema_update_rule_warm_up_and_buffers():
+    m = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     ema = make_ema(m, 0.9)
     ema.update_parameters(m)                                  # the first update copies
-    assert torch.equal(ema.module.weight, m.weight)
-    before = ema.module.weight.detach().clone()
+    assert torch.equal(ema.module[0].weight, m[0].weight)
+    before = ema.module[0].weight.detach().clone()
     with torch.no_grad():
-        m.weight.add_(1.0)
+        m[0].weight.add_(1.0)
+    ema.update_parameters(m)                                  # n = 1: warm-up decay (1 + 1) / (10 + 1)
+    beta = 2 / 11
+    assert torch.allclose(ema.module[0].weight, beta * before + (1 - beta) * m[0].weight.detach(), atol=1e-6)
+    ema.n_averaged.fill_(1000)                                # late in training: the configured decay
+    before = ema.module[0].weight.detach().clone()
+    with torch.no_grad():
+        m[0].weight.add_(1.0)
     ema.update_parameters(m)
-    assert torch.allclose(ema.module.weight, 0.9 * before + 0.1 * m.weight.detach(), atol=1e-6)
-    assert not ema.module.weight.requires_grad
+    assert torch.allclose(ema.module[0].weight, 0.9 * before + 0.1 * m[0].weight.detach(), atol=1e-6)
+    m.train()
+    m(torch.randn(8, 3) * 5)                                  # BatchNorm statistics move ...
+    ema.update_parameters(m)
+    assert torch.equal(ema.module[1].running_var, m[1].running_var)   # ... and are copied, not averaged
+    assert not ema.module[0].weight.requires_grad
 
 
 def test_run_with_ema_and_diffaugment_exports_ema_and_resumes_exactly(faces32, tmp_path):
