@@ -137,11 +137,12 @@ def test_label_fidelity_known_answers(faces32):
         def sample_tensor(self, seeds, labels):
             return real[(torch.tensor(labels) + 1) % len(real)]
 
-    s, a, _ = label_fidelity(Perfect(), space, space(real), per_label=2)
+    s, a, _ = label_fidelity(Perfect(), space, space(real), per_label=2, real=real)
     assert s["label_fidelity_top1"] == 1.0 and s["label_fidelity_top5"] == 1.0
+    assert s["label_fidelity_ssim_top1"] == 1.0
     assert a["label_fidelity_per_label"].min() == 1.0
-    s, _, _ = label_fidelity(Shifted(), space, space(real), per_label=2)
-    assert s["label_fidelity_top1"] == 0.0
+    s, _, _ = label_fidelity(Shifted(), space, space(real), per_label=2, real=real)
+    assert s["label_fidelity_top1"] == 0.0 and s["label_fidelity_ssim_top1"] == 0.0
 
 
 def test_evaluate_conditional_run(cond_run, tmp_path):

@@ -45,6 +45,7 @@ class ModelConfig:
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
     sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
     d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
+    d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
 
 
 @dataclass
@@ -137,6 +138,8 @@ class Config:
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if t.precision not in ("fp32", "bf16", "auto"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")
+        if m.d_cond not in ("concat", "projection"):
+            raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):

@@ -96,3 +96,19 @@ def test_conditional_models_take_the_options():
     x = G(torch.randn(2, 8), torch.tensor([0, 4]))
     logits, rec = D(x, torch.tensor([0, 4]), part=torch.tensor([1, 2]))
     assert x.shape == (2, 3, 32, 32) and logits.shape == (2,) and float(rec) > 0
+
+
+@pytest.mark.parametrize("norm", ["batch", "spectral"])
+def test_projection_discriminator_depends_on_the_label(norm):
+    torch.manual_seed(0)
+    G, D = build("cdcgan", 32, 3, 8, 8, 8, 32, n_classes=5, embed_dim=4, d_norm=norm, d_recon=True,
+                 d_cond="projection")
+    D.eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        D.embed.weight.normal_()
+        a, b = D(x, torch.tensor([0, 0])), D(x, torch.tensor([3, 3]))
+    assert a.shape == (2,) and not torch.allclose(a, b)                       # same image, other label
+    logits, rec = D(x, torch.tensor([1, 2]), part=torch.tensor([0, 3]))
+    assert logits.shape == (2,) and float(rec) > 0
+    assert D.net.net[0].in_channels == 3                                      # no label channels

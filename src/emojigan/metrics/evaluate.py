@@ -70,7 +70,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
 
         if len(gen.classes) != len(real):
             raise UserError(f"{run}: the model has {len(gen.classes)} labels but its data has {len(real)} images")
-        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed)
+        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real)
         scalars.update(f_scalars)
         arrays.update(f_arrays)
         per = f_arrays["label_fidelity_per_label"]

@@ -1,13 +1,17 @@
 """Label fidelity of a conditional model: for samples drawn for each label, the share whose nearest real
-emoji in feature space is that label's own emoji (top-1), or among its 5 nearest (top-5)."""
+emoji in feature space is that label's own emoji (top-1), or among its 5 nearest (top-5).
+
+The shipped feature network was trained to tell OpenMoji *subgroups* apart, so two smiling faces sit close
+in it; a second, feature-free measure asks the same question in pixel space: the share of samples whose
+nearest real emoji by SSIM is the asked one (`label_fidelity_ssim_top1`)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 
-def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0
-                   ) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
+def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0,
+                   real: torch.Tensor | None = None) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
     """Assumes one class per real image, class i = real image i (as conditional training sets it up).
     Returns scalars, arrays (per-label top-1) and the samples (label-major) for the worst-labels grid."""
     n_classes = len(gen.classes)
@@ -21,6 +25,11 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     top1 = (nearest5[:, 0] == y).double()
     top5 = (nearest5 == y[:, None]).any(dim=1).double()
     per = top1.view(n_classes, per_label).mean(dim=1)
-    return ({"label_fidelity_top1": float(top1.mean()), "label_fidelity_top5": float(top5.mean()),
-             "label_fidelity_chance": 1 / n_classes, "label_fidelity_per_label_n": per_label},
-            {"label_fidelity_per_label": per.numpy()}, fake)
+    scalars = {"label_fidelity_top1": float(top1.mean()), "label_fidelity_top5": float(top5.mean()),
+               "label_fidelity_chance": 1 / n_classes, "label_fidelity_per_label_n": per_label}
+    if real is not None:
+        from .memorization import nearest_ssim
+
+        _, idx = nearest_ssim(fake, real)
+        scalars["label_fidelity_ssim_top1"] = float((idx == y).double().mean())
+    return scalars, {"label_fidelity_per_label": per.numpy()}, fake

@@ -19,6 +19,7 @@ SUMMARY = [  # key, label, how to read it
     ("ssim_nearest_mean", "mean nearest-training SSIM", "the report's SSIM figure, at the evaluated checkpoint"),
     ("label_fidelity_top1", "label fidelity (top-1)", "conditional: share of samples whose nearest real emoji is the asked one"),
     ("label_fidelity_top5", "label fidelity (top-5)", "conditional: the asked emoji among the 5 nearest"),
+    ("label_fidelity_ssim_top1", "label fidelity (SSIM top-1)", "conditional: nearest real emoji by SSIM is the asked one"),
     ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
 ]

@@ -33,21 +33,53 @@ class CondGenerator(nn.Module):
 
 
 class CondDiscriminator(nn.Module):
+    """`cond="concat"` is the report's D (label embedding concatenated to the image as channels);
+    `cond="projection"` is the projection discriminator (Miyato & Koyama 2018, as in BigGAN): the image
+    alone goes through the stack and the logit gains <embed(y), sum-pooled last features>, which asks D
+    directly whether the image is *this* emoji."""
+
     def __init__(self, n_classes: int, embed_dim: int = 50, size: int = 128, channels: int = 3, base: int = 64,
-                 max_channels: int = 512, norm: str = "batch", attention: bool = False, recon: bool = False):
+                 max_channels: int = 512, norm: str = "batch", attention: bool = False, recon: bool = False,
+                 cond: str = "concat"):
         super().__init__()
-        self.n_classes, self.size, self.channels = n_classes, size, channels
-        self.embed = nn.Embedding(n_classes, embed_dim)
-        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm,
-                                 attention=attention, recon=recon)
-        nn.init.normal_(self.embed.weight, 0.0, 1.0)
+        if cond not in ("concat", "projection"):
+            raise ValueError(f"unknown conditioning {cond!r}")
+        self.n_classes, self.size, self.channels, self.cond = n_classes, size, channels, cond
+        if cond == "concat":
+            self.embed = nn.Embedding(n_classes, embed_dim)
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
+        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim if cond == "concat" else 0,
+                                 norm=norm, attention=attention, recon=recon)
+        if cond == "projection":
+            last = self.net.net[-1]
+            c_last = (last.parametrizations.weight.original if hasattr(last, "parametrizations") else last.weight).shape[1]
+            self.embed = nn.Embedding(n_classes, c_last)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor, part: torch.Tensor | None = None):
+        if self.cond == "projection":
+            return self._projection(x, labels, part)
         e = self.embed(labels)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3]).to(x.dtype)
         xe = torch.cat([x, e], dim=1)
         if x.is_contiguous(memory_format=torch.channels_last):
             xe = xe.contiguous(memory_format=torch.channels_last)
         return self.net(xe, part)
+
+    def _projection(self, x, labels, part):
+        captured = {}
+
+        def keep_input(module, inp, out) -> None:  # a hook that returned a value would replace the output
+            captured["h"] = inp[0]
+
+        hook = self.net.net[-1].register_forward_hook(keep_input)
+        try:
+            out = self.net(x, part)
+        finally:
+            hook.remove()
+        proj = (self.embed(labels).to(captured["h"].dtype) * captured["h"].sum(dim=(2, 3))).sum(dim=1)
+        if isinstance(out, tuple):
+            return out[0] + proj.to(out[0].dtype), out[1]
+        return out + proj.to(out.dtype)
 
 
 __all__ = ["CondGenerator", "CondDiscriminator", "dcgan_init"]
