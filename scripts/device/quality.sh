@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# GPU batch 3 (prepared in session 2, not yet run): the quality issue's longer runs, all side by side on one GPU.
+# Run speed_check.sh in its own call first (benchmarks must not share the GPU with trainings). Every training has a wall-clock cap; exports are written every 50 epochs,
+# so a capped run still comes back evaluated. Prebuild (here, on the CPU machine):
+#   for s in "faces 64" "faces+cats 128"; do set -- $s; EMOJIGAN_CACHE=$PWD/.gpu/cache .venv/bin/emojigan data build \
+#     --subset $1 --size $2 --background transparent --out .gpu/cache/datasets/$1-$2-transparent; done
+# device run: command "bash scripts/device/quality.sh", carry [".gpu"], timeout_s 590
+set -x
+export PYTHONPATH=$PWD/src EMOJIGAN_CACHE=$PWD/.gpu/cache PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+CAP=${CAP:-330}
+t0=$(date +%s)
+train() {  # name, args...
+  local name=$1; shift
+  timeout $CAP python3 -m emojigan train "$@" --device cuda --quiet --out runs/$name > $OUT/$name.log 2>&1
+  echo "$name stopped after $(( $(date +%s) - t0 )) s (rc $?)"
+}
+# faces64 for longer, three seeds (the CPU ablation ran 3,500 steps, seed 0)
+for s in 0 1 2; do train faces64-s$s --preset faces64 --epochs 1000 --seed $s & done
+# the conditional model: the report's concat D vs the projection D, both with the faces64 additions
+train cond128-proj --preset cond128 &
+train cond128-concat --preset cond128 --set model.d_cond=concat &
+wait
+echo "training done at $(( $(date +%s) - t0 )) s"
+for r in runs/*/; do
+  r=${r%/}
+  [ -f $r/generator.safetensors ] || continue
+  python3 -m emojigan evaluate $r --n 512 --device cuda --quiet --out $r/eval 2>&1 | tail -1 &
+done
+wait
+echo "eval done at $(( $(date +%s) - t0 )) s"
+for r in runs/*/; do
+  r=${r%/}
+  python3 - $r <<'PY'
+import sys
+from pathlib import Path
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+run = Path(sys.argv[1])
+for p in run.glob("generator*.safetensors"):
+    with safe_open(str(p), framework="pt") as f:
+        meta = f.metadata()
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in load_file(str(p)).items()}, str(p), metadata=meta)
+# D of the final state (fp16) so a run can be shipped with its discriminator (`train --init`)
+import torch
+st = run / "checkpoints" / "latest.pt"
+if st.is_file():
+    d = torch.load(st, map_location="cpu", weights_only=True)["D"]
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in d.items()}, str(run / "D-latest.safetensors"))
+PY
+done
+tar czf $OUT/quality-runs.tgz --exclude checkpoints runs
+ls -la $OUT
