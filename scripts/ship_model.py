@@ -25,8 +25,8 @@ from emojigan.training.checkpoint import read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
 BUDGET_MB = 60
-CARD_METRICS = [("kid", "KID (x1000 smaller is better)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
-                ("copy_rate", "copies (nearest SSIM >= 0.9)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
+CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
+                ("copy_rate", "copies (nearest training SSIM >= 0.95)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
                 ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),
                 ("label_top1", "label fidelity top-1"), ("label_top5", "label fidelity top-5")]
 
@@ -51,7 +51,11 @@ def main() -> int:
     tensors, meta = read_export(export)
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
-    meta = {**meta, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
+    from emojigan.data.catalog import OPENMOJI_VERSION
+
+    data = dict(meta["data"])  # the run's data source is a local path: ship the dataset's name instead
+    data["source"] = f"OpenMoji {OPENMOJI_VERSION}, subset '{data.get('subset') or 'custom'}'"
+    meta = {**meta, "data": data, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
     DEST.mkdir(parents=True, exist_ok=True)
     g_path = DEST / f"{a.name}.safetensors"
     save_file(fp16(tensors), str(g_path), metadata={"emojigan": json.dumps(meta)})
@@ -92,7 +96,8 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
   on average. Model: {opts}.
 - **Training**: {tr['step']:,} generator steps ({tr['epoch']} epochs, batch as in the preset), seed {tr['seed']},
   checkpoint `{a.checkpoint}`. Reproduce: `{a.reproduce}`.
-- **Data and licence**: OpenMoji {data.get('source', '')} subset `{data.get('subset') or 'custom'}`. {meta.get('attribution', '')}
+- **Data and licence**: {data['source']} ({data['size']} px renders, {data['background']} background).
+  {meta.get('attribution', '')}.
   The weights and everything they generate derive from that artwork: **CC BY-SA 4.0**, share alike, with
   this attribution (PNGs written by `emojigan generate` carry it in a text chunk).
 

@@ -36,7 +36,7 @@ def test_every_shipped_model_loads_and_generates(name):
     x = gen.sample_tensor(seeds=[0, 1, 2, 3])
     assert torch.isfinite(x).all() and float(x.std()) > 0.1                    # not a constant image
     assert float((x[0] - x[1]).abs().mean()) > 0.02                           # seeds differ
-    assert torch.equal(gen.sample_tensor(seeds=[2]), x[2:3])                   # per-seed determinism
+    assert torch.allclose(gen.sample_tensor(seeds=[2]), x[2:3], atol=1e-4)     # per-seed, any batch size
     if gen.channels == 4:
         alpha = x[:, 3]
         assert float((alpha < -0.9).float().mean()) > 0.1                      # real transparent background
