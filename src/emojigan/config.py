@@ -45,6 +45,7 @@ class ModelConfig:
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
     sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
     d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
+    d_mbstd: bool = False       # D sees the batch's feature standard deviation (ProGAN), against mode collapse
     d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
 
 

@@ -112,3 +112,18 @@ def test_projection_discriminator_depends_on_the_label(norm):
     logits, rec = D(x, torch.tensor([1, 2]), part=torch.tensor([0, 3]))
     assert logits.shape == (2,) and float(rec) > 0
     assert D.net.net[0].in_channels == 3                                      # no label channels
+
+
+def test_minibatch_std_sees_batch_variety():
+    from emojigan.models.blocks import MinibatchStd
+
+    same = torch.ones(4, 3, 4, 4)
+    varied = torch.randn(4, 3, 4, 4)
+    assert MinibatchStd()(same).shape == (4, 4, 4, 4)
+    assert float(MinibatchStd()(same)[:, 3].abs().max()) < 1e-3                # a collapsed batch: ~0
+    assert float(MinibatchStd()(varied)[:, 3].min()) > 0.3
+    for cond in (False, True):
+        G, D = build("cdcgan" if cond else "dcgan", 32, 3, 8, 8, 8, 32, n_classes=3, embed_dim=4, d_mbstd=True,
+                     d_cond="projection")
+        x = torch.randn(5, 3, 32, 32)
+        assert (D(x, torch.tensor([0, 1, 2, 0, 1])) if cond else D(x)).shape == (5,)

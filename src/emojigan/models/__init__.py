@@ -21,15 +21,15 @@ def build_generator(arch: str, size: int, channels: int, z_dim: int, g_base: int
 
 def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: int, max_channels: int,
           n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch", attention: bool = False,
-          sle: bool = False, d_recon: bool = False, d_cond: str = "concat"):
+          sle: bool = False, d_recon: bool = False, d_cond: str = "concat", d_mbstd: bool = False):
     _, D_cls, cond = ARCHS[arch]
     G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim, attention, sle)
     if cond:
         D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels, norm=d_norm, attention=attention,
-                  recon=d_recon, cond=d_cond)
+                  recon=d_recon, cond=d_cond, mbstd=d_mbstd)
     else:
         D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels, norm=d_norm,
-                  attention=attention, recon=d_recon)
+                  attention=attention, recon=d_recon, mbstd=d_mbstd)
     return G, D
 
 
@@ -39,7 +39,7 @@ def build_from_config(model, size: int, channels: int, n_classes: int = 0):
     return build(m["arch"], size, channels, m["z_dim"], m["g_base"], m["d_base"], m["max_channels"],
                  n_classes=n_classes, embed_dim=m.get("embed_dim", 50), d_norm=m.get("d_norm", "batch"),
                  attention=m.get("attention", False), sle=m.get("sle", False), d_recon=m.get("d_recon", 0) > 0,
-                 d_cond=m.get("d_cond", "concat"))
+                 d_cond=m.get("d_cond", "concat"), d_mbstd=m.get("d_mbstd", False))
 
 
 __all__ = ["ARCHS", "Generator", "Discriminator", "CondGenerator", "CondDiscriminator", "build",

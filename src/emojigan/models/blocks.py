@@ -86,3 +86,15 @@ def pick_quadrant(x: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
 
 def to_side(x: torch.Tensor, side: int) -> torch.Tensor:
     return x if x.shape[-1] == side else F.interpolate(x, size=(side, side), mode="area")
+
+
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018): one extra channel holding the average
+    standard deviation of the features across the batch, so D can see a batch that lacks variety (mode
+    collapse) and push G toward diversity."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        std = x.float().std(dim=0, unbiased=False).add(1e-8).mean() if len(x) > 1 else x.new_zeros((), dtype=torch.float32)
+        y = std.to(x.dtype).expand(x.shape[0], 1, x.shape[2], x.shape[3])
+        out = torch.cat([x, y], dim=1)
+        return out.contiguous(memory_format=torch.channels_last) if x.is_contiguous(memory_format=torch.channels_last) else out

@@ -40,7 +40,7 @@ class CondDiscriminator(nn.Module):
 
     def __init__(self, n_classes: int, embed_dim: int = 50, size: int = 128, channels: int = 3, base: int = 64,
                  max_channels: int = 512, norm: str = "batch", attention: bool = False, recon: bool = False,
-                 cond: str = "concat"):
+                 cond: str = "concat", mbstd: bool = False):
         super().__init__()
         if cond not in ("concat", "projection"):
             raise ValueError(f"unknown conditioning {cond!r}")
@@ -49,7 +49,7 @@ class CondDiscriminator(nn.Module):
             self.embed = nn.Embedding(n_classes, embed_dim)
             nn.init.normal_(self.embed.weight, 0.0, 1.0)
         self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim if cond == "concat" else 0,
-                                 norm=norm, attention=attention, recon=recon)
+                                 norm=norm, attention=attention, recon=recon, mbstd=mbstd)
         if cond == "projection":
             last = self.net.net[-1]
             c_last = (last.parametrizations.weight.original if hasattr(last, "parametrizations") else last.weight).shape[1]

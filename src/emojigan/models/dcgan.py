@@ -11,7 +11,8 @@ Options the quality presets switch on (all off = the report's networks, same par
 `attention` puts a self-attention block after the 32x32 map of G and D (the largest map below 32 on
 smaller images); `sle` adds skip-layer excitation in G from every map to the one four times larger;
 `recon` gives D two decoders that reconstruct the image from its 8x8 map and a random quadrant from its
-16x16 map (FastGAN's self-supervised discriminator; the loss is computed when `part` is passed).
+16x16 map (FastGAN's self-supervised discriminator; the loss is computed when `part` is passed); `mbstd`
+adds ProGAN's minibatch-standard-deviation channel before D's last convolution.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import Decoder, SelfAttention, SkipExcitation, pick_quadrant, to_side
+from .blocks import Decoder, MinibatchStd, SelfAttention, SkipExcitation, pick_quadrant, to_side
 
 
 def channels_at(side: int, size: int, base: int, max_channels: int) -> int:
@@ -96,7 +97,8 @@ class Discriminator(nn.Module):
     every convolution (Miyato et al. 2018), the usual Lipschitz control for small-data GANs."""
 
     def __init__(self, size: int = 64, channels: int = 3, base: int = 64, max_channels: int = 512,
-                 extra_channels: int = 0, norm: str = "batch", attention: bool = False, recon: bool = False):
+                 extra_channels: int = 0, norm: str = "batch", attention: bool = False, recon: bool = False,
+                 mbstd: bool = False):
         super().__init__()
         if norm not in ("batch", "spectral"):
             raise ValueError(f"unknown discriminator norm {norm!r}")
@@ -121,7 +123,9 @@ class Discriminator(nn.Module):
             if attention and side == attention_side(size):
                 layers.append(SelfAttention(c_out, spectral))
             c = c_out
-        layers += [conv(c, 1, 1, 0)]
+        if mbstd:
+            layers.append(MinibatchStd())
+        layers += [conv(c + int(mbstd), 1, 1, 0)]
         self.net = nn.Sequential(*layers)
         if not spectral:
             self.apply(dcgan_init)

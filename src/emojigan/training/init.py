@@ -15,7 +15,7 @@ from ..inference import resolve_export
 from .checkpoint import read_export
 
 MODEL_KEYS = ("arch", "z_dim", "g_base", "d_base", "max_channels", "embed_dim", "d_norm", "attention", "sle",
-              "d_recon", "d_cond")
+              "d_recon", "d_cond", "d_mbstd")
 
 
 def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
