@@ -143,8 +143,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
 
         freeze_discriminator(D, t.freeze_d)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
-    # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws
-    graphs = t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
+    # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's or the self-supervised
+    # D's in-step draws from the run's noise generator
+    graphs = (t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
+              and not m.d_recon)
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     ema = make_ema(G, t.ema) if t.ema else None
