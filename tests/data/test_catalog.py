@@ -43,3 +43,15 @@ def test_group_and_subgroup_filters():
 def test_bad_selection(kwargs, words):
     with pytest.raises(UserError, match=words):
         catalog.select(**kwargs)
+
+
+def test_select_explicit_emojis_by_hexcode_character_or_annotation():
+    from emojigan.data.catalog import select
+    from emojigan.errors import UserError
+
+    got = select("all", emojis="1F435, 🐶 ,tiger face,1f435")
+    assert [e.annotation for e in got] == ["monkey face", "dog face", "tiger face"]   # catalog order, no duplicates
+    with pytest.raises(UserError, match="nope not found"):
+        select("all", emojis="monkey face,nope")
+    with pytest.raises(UserError, match="not found in subset 'faces'"):
+        select("faces", emojis="monkey face")                                      # the subset still applies
