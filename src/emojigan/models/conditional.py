@@ -66,20 +66,9 @@ class CondDiscriminator(nn.Module):
         return self.net(xe, part)
 
     def _projection(self, x, labels, part):
-        captured = {}
-
-        def keep_input(module, inp, out) -> None:  # a hook that returned a value would replace the output
-            captured["h"] = inp[0]
-
-        hook = self.net.net[-1].register_forward_hook(keep_input)
-        try:
-            out = self.net(x, part)
-        finally:
-            hook.remove()
-        proj = (self.embed(labels).to(captured["h"].dtype) * captured["h"].sum(dim=(2, 3))).sum(dim=1)
-        if isinstance(out, tuple):
-            return out[0] + proj.to(out[0].dtype), out[1]
-        return out + proj.to(out.dtype)
-
-
-__all__ = ["CondGenerator", "CondDiscriminator", "dcgan_init"]
+        recon = part is not None and self.net.recon
+        h, maps = self.net.trunk(x, keep_maps=recon)
+        proj = (self.embed(labels).to(h.dtype) * h.sum(dim=(2, 3))).sum(dim=1)
+        logits = self.net.head(h)
+        logits = logits + proj.to(logits.dtype)
+        return (logits, self.net.recon_loss(x, maps, part)) if recon else logits

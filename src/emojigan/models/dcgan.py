@@ -138,19 +138,32 @@ class Discriminator(nn.Module):
             self.decode_full.apply(dcgan_init)
             self.decode_part.apply(dcgan_init)
 
-    def forward(self, x: torch.Tensor, part: torch.Tensor | None = None):
-        """One real/fake logit per image, shape (N,). With `part` (a quadrant index 0-3 per image) and
-        `recon`, also the self-supervised reconstruction loss (L1, on the first `channels` input channels)."""
-        if part is None or not self.recon:
-            return self.net(x).flatten()
+    def trunk(self, x: torch.Tensor, keep_maps: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Every layer but the last convolution: its input features, and (`keep_maps`) the activation maps
+        by side, which the self-supervised decoders read."""
         h, maps = x, {}
-        for layer in self.net:
+        for layer in self.net[:-1]:
             h = layer(h)
-            if isinstance(layer, nn.LeakyReLU):
+            if keep_maps and isinstance(layer, nn.LeakyReLU):
                 maps[h.shape[-1]] = h
-        img = x[:, :self.channels]
-        side = Decoder.SIDE
-        loss = (F.l1_loss(self.decode_full(maps[8]).float(), to_side(img, side).float())
+        return h, maps
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """The last convolution: one logit per image, shape (N,)."""
+        return self.net[-1](h).flatten()
+
+    def recon_loss(self, x: torch.Tensor, maps: dict[int, torch.Tensor], part: torch.Tensor) -> torch.Tensor:
+        """L1 of the decoders' images against the input's first `channels` channels: the whole image from the
+        8x8 map, quadrant `part[i]` from the 16x16 map."""
+        img, side = x[:, :self.channels], Decoder.SIDE
+        return (F.l1_loss(self.decode_full(maps[8]).float(), to_side(img, side).float())
                 + F.l1_loss(self.decode_part(pick_quadrant(maps[16], part)).float(),
                             to_side(pick_quadrant(img, part), side).float()))
-        return h.flatten(), loss
+
+    def forward(self, x: torch.Tensor, part: torch.Tensor | None = None):
+        """One real/fake logit per image, shape (N,). With `part` (a quadrant index 0-3 per image) and
+        `recon`, also the self-supervised reconstruction loss."""
+        recon = part is not None and self.recon
+        h, maps = self.trunk(x, keep_maps=recon)
+        logits = self.head(h)
+        return (logits, self.recon_loss(x, maps, part)) if recon else logits
