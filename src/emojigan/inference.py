@@ -11,7 +11,7 @@ from PIL import Image
 from . import images
 from .errors import UserError
 from .latent import z_from_seeds
-from .models import ARCHS, build_generator
+from .models import ARCHS, generator_from_config
 from .training.checkpoint import read_export
 
 EXPORT_NAME = "generator.safetensors"
@@ -178,9 +178,7 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
     if arch not in ARCHS:
         raise UserError(f"{exp} uses architecture '{arch}', which this emojigan does not know")
     channels = 4 if data.get("background") == "transparent" else 3
-    G = build_generator(arch, data["size"], channels, model["z_dim"], model["g_base"], model["max_channels"],
-                        n_classes=model.get("n_classes", 0), embed_dim=model.get("embed_dim", 50),
-                        attention=model.get("attention", False), sle=model.get("sle", False))
+    G = generator_from_config(model, data["size"], channels)
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:

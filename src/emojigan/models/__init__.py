@@ -33,14 +33,25 @@ def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: 
     return G, D
 
 
+def _g_options(m: dict) -> dict:
+    """G's keyword arguments from a model dict; keys that older exports lack take their defaults."""
+    return {"n_classes": m.get("n_classes", 0), "embed_dim": m.get("embed_dim", 50),
+            "attention": m.get("attention", False), "sle": m.get("sle", False)}
+
+
 def build_from_config(model, size: int, channels: int, n_classes: int = 0):
     """G and D for a `ModelConfig` (or its dict form, as exports store it) plus the data's shape."""
-    m = model if isinstance(model, dict) else vars(model)
+    m = {**(model if isinstance(model, dict) else vars(model)), "n_classes": n_classes}
     return build(m["arch"], size, channels, m["z_dim"], m["g_base"], m["d_base"], m["max_channels"],
-                 n_classes=n_classes, embed_dim=m.get("embed_dim", 50), d_norm=m.get("d_norm", "batch"),
-                 attention=m.get("attention", False), sle=m.get("sle", False), d_recon=m.get("d_recon", 0) > 0,
+                 **_g_options(m), d_norm=m.get("d_norm", "batch"), d_recon=m.get("d_recon", 0) > 0,
                  d_cond=m.get("d_cond", "concat"), d_mbstd=m.get("d_mbstd", False))
 
 
+def generator_from_config(model: dict, size: int, channels: int):
+    """G alone for an export's model dict (with its `n_classes`), as `load_generator` needs it."""
+    return build_generator(model["arch"], size, channels, model["z_dim"], model["g_base"], model["max_channels"],
+                           **_g_options(model))
+
+
 __all__ = ["ARCHS", "Generator", "Discriminator", "CondGenerator", "CondDiscriminator", "build",
-           "build_from_config", "build_generator", "is_conditional", "dcgan_init"]
+           "build_from_config", "build_generator", "generator_from_config", "is_conditional", "dcgan_init"]

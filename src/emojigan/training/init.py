@@ -4,6 +4,7 @@ Mo et al. 2020). G starts from the model's exported (EMA) generator; D from the 
 or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts from scratch."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -14,8 +15,6 @@ from ..errors import UserError
 from ..inference import resolve_export
 from .checkpoint import read_export
 
-MODEL_KEYS = ("arch", "z_dim", "g_base", "d_base", "max_channels", "embed_dim", "d_norm", "attention", "sle",
-              "d_recon", "d_cond", "d_mbstd")
 
 
 def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
@@ -28,7 +27,7 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     clash = sorted(k for k in explicit if k.startswith("model."))
     if clash:
         raise UserError(f"--init {spec} takes its architecture from the model; drop {', '.join(clash)}")
-    for k in MODEL_KEYS:
+    for k in (f.name for f in dataclasses.fields(cfg.model)):
         if k in model:
             setattr(cfg.model, k, model[k])
     for k in ("size", "background"):
