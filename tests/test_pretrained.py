@@ -106,3 +106,16 @@ def test_freeze_discriminator_counts_and_limits():
     assert n == D.net[0].weight.numel() and not D.net[0].weight.requires_grad and D.net[2].weight.requires_grad
     with pytest.raises(UserError, match="freeze fewer"):
         freeze_discriminator(D, 4)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--init", "nope-model", "--epochs", "1"], "does not exist"),
+    (["train", "--init", DEFAULT_MODEL, "--size", "32", "--epochs", "1"], "does not match"),
+    (["train", "--preset", "dcgan64", "--size", "32", "--freeze-d", "4", "--epochs", "1"], "freeze fewer"),
+    (["data", "build", "--subset", "all", "--emojis", "monkey face,nope"], "nope not found"),
+])
+def test_fine_tuning_bad_input_is_one_line_exit_2_and_writes_nothing(args, words, tmp_path):
+    out = tmp_path / "out"
+    p = run_cli(*args, "--out", out, check=False)
+    assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not out.exists()

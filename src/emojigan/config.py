@@ -133,9 +133,13 @@ class Config:
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
         _check_range("train.freeze_d", t.freeze_d, 0, 16)
-        if d.size in SIZES and t.freeze_d > int(d.size).bit_length() - 3:  # D has log2(size) - 1 convolutions
-            raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {d.size.bit_length() - 2} "
-                            f"convolution blocks; freeze fewer so the last can still learn")
+        if d.size in SIZES:
+            from .models.dcgan import n_blocks
+
+            convs = n_blocks(d.size) + 1  # D's stride-2 blocks and its last convolution
+            if t.freeze_d >= convs:
+                raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {convs} convolution blocks; "
+                                f"freeze fewer so the last can still learn")
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if t.precision not in ("fp32", "bf16", "auto"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")

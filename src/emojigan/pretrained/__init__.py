@@ -7,6 +7,7 @@ metadata, exactly the export format of a run), optionally `NAME.D.safetensors` (
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def describe(name: str, path: Path) -> dict:
 
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads((f.metadata() or {}).get("emojigan", "{}"))
-        params = sum(_numel(f.get_slice(k).get_shape()) for k in f.keys())
+        params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
     data, model = meta.get("data", {}), meta.get("model", {})
     classes = meta.get("classes", [])
     d = discriminator_path(path)
@@ -59,10 +60,3 @@ def describe(name: str, path: Path) -> dict:
             "params": params, "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
             "discriminator": d is not None, "metrics": meta.get("metrics", {}),
             "steps": meta.get("training", {}).get("step"), "card": str(card_path(name))}
-
-
-def _numel(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n

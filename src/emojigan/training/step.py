@@ -37,6 +37,8 @@ class GANStep:
         self.augment = augment or (lambda x: x)  # DiffAugment: applied to every image D sees, real and fake
         self.loss, self.r1_gamma = loss, r1_gamma
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
+        # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
+        self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
@@ -84,8 +86,7 @@ class GANStep:
         loss_d.backward()
         self.opt_D.step()
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
-        trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]  # FreezeD leaves some off
-        for p in trainable:
+        for p in self.d_trainable:
             p.requires_grad_(False)
         with self._autocast(real.device):
             d_gen = self.D_for_G(self.augment(fake), *g_args).float()
@@ -94,7 +95,7 @@ class GANStep:
             self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_G.step()
-        for p in trainable:
+        for p in self.d_trainable:
             p.requires_grad_(True)
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
