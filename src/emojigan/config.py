@@ -59,6 +59,7 @@ class TrainConfig:
     beta2: float = 0.999        # Adam beta2
     loss: str = "bce"           # bce (the report's non-saturating binary cross-entropy) | hinge
     r1_gamma: float = 0.0       # R1 gradient penalty on real images, gamma / 2 * E|grad D(x)|^2; 0 = off
+    mode_seeking: float = 0.0   # MSGAN weight: G also minimises w / (mean|G(z1)-G(z2)| / mean|z1-z2|) over batch halves; 0 = off
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
     fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
     seed: int = 0               # global training seed (weights, data order, noise)
@@ -151,6 +152,10 @@ class Config:
             raise UserError(f"train.loss '{t.loss}' is unknown; choose bce or hinge")
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
+        if not 0 <= t.mode_seeking <= 100:
+            raise UserError(f"train.mode_seeking {t.mode_seeking} is out of range; it must be between 0 and 100 (0 = off)")
+        if t.mode_seeking and t.batch_size < 2:
+            raise UserError("train.mode_seeking compares pairs of samples; it needs a batch size of at least 2")
         if not 0 <= t.ema < 1:
             raise UserError(f"train.ema {t.ema} is out of range; an EMA decay must be in [0, 1) (0 = off)")
         from .training.augment import check_policy

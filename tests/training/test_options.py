@@ -133,6 +133,30 @@ def test_r1_penalty_adds_to_d_loss():
     assert float(with_r1[1]) != float(plain[1])       # and D's update differs, so G's loss does too
 
 
+def test_mode_seeking_loss_value_and_effect():
+    gan = _gan(mode_seeking=1.0)
+    z = torch.tensor([[0.0, 0.0], [1.0, 3.0]])                        # mean |z1 - z2| = 2
+    fake = torch.stack([torch.zeros(3, 2, 2), torch.full((3, 2, 2), 0.5)])  # mean |G(z1) - G(z2)| = 0.5
+    assert float(gan.mode_seeking_loss(fake, z)) == pytest.approx(1 / (0.25 + 1e-5))
+    # G collapsing two latents onto one image costs 1e5
+    assert float(gan.mode_seeking_loss(torch.zeros(2, 3, 2, 2), z)) == pytest.approx(1e5)
+    real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
+    plain, ms = _gan(), _gan(mode_seeking=1.0)
+    a, b = plain.step(real, z), ms.step(real, z)
+    assert torch.equal(a[:1], b[:1])             # D's update is the same: the term is G's alone
+    assert torch.equal(a[1:2], b[1:2])           # logged loss_g is the adversarial part, before G moves
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], ms.G.state_dict()["net.0.weight"])
+
+
+def test_mode_seeking_config_checks():
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="mode_seeking 500.0 is out of range"):
+        resolve("dcgan64", None, [("train.mode_seeking", "500")])
+    with pytest.raises(UserError, match="batch size of at least 2"):
+        resolve("dcgan64", None, [("train.mode_seeking", "1"), ("train.batch_size", "1")])
+
+
 def test_tiny_run_with_spectral_hinge_r1(faces32, tmp_path):
     out = tmp_path / "run"
     run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", "--out", out,

@@ -28,7 +28,7 @@ class GANStep:
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
                  fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
-                 d_recon: float = 0.0, rng: torch.Generator | None = None):
+                 d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -37,6 +37,7 @@ class GANStep:
         self.augment = augment or (lambda x: x)  # DiffAugment: applied to every image D sees, real and fake
         self.loss, self.r1_gamma = loss, r1_gamma
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
+        self.mode_seeking = mode_seeking  # MSGAN weight (0 = off)
         # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
         self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
 
@@ -51,6 +52,14 @@ class GANStep:
         if self.loss == "hinge":
             return -d_gen.mean()
         return self.bce(d_gen, torch.ones_like(d_gen))
+
+    def mode_seeking_loss(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """MSGAN (Mao et al. 2019): 1 / (mean|G(z1) - G(z2)| / mean|z1 - z2|) over the batch's two halves, so
+        G is paid for sending different latents to different images (it counters mode collapse)."""
+        h = fake.shape[0] // 2
+        ratio = ((fake[:h] - fake[h:2 * h]).float().abs().mean()
+                 / (z[:h] - z[h:2 * h]).float().abs().mean())
+        return 1 / (ratio + 1e-5)
 
     def _autocast(self, device: torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
@@ -91,9 +100,12 @@ class GANStep:
         with self._autocast(real.device):
             d_gen = self.D_for_G(self.augment(fake), *g_args).float()
         loss_g = self.g_loss(d_gen)
+        total_g = loss_g
+        if self.mode_seeking > 0 and fake.shape[0] >= 2:  # logged loss_g stays the adversarial part
+            total_g = loss_g + self.mode_seeking * self.mode_seeking_loss(fake, z)
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
-        loss_g.backward()
+        total_g.backward()
         self.opt_G.step()
         for p in self.d_trainable:
             p.requires_grad_(True)
