@@ -287,7 +287,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 b = x.shape[0]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
                 if conditional:  # class = the image's index; fakes are drawn for uniformly random classes
-                    y_fake = torch.randint(0, n, (b,), generator=noise, device=device)
+                    if t.mode_seeking > 0 and b >= 2:  # MSGAN pairs: both halves share labels, only z differs
+                        y = torch.randint(0, n, (b - b // 2,), generator=noise, device=device)
+                        y_fake = torch.cat([y[:b // 2], y])
+                    else:
+                        y_fake = torch.randint(0, n, (b,), generator=noise, device=device)
                     acc += stepper.step(x, z, idx, y_fake)
                 else:
                     acc += stepper.step(x, z)
