@@ -53,6 +53,20 @@ def test_ssim_matrix_matches_torchmetrics():
     assert int(arg[0]) == 0 and abs(float(best[0]) - 1) < 1e-5
 
 
+def test_nearest_ssim_compares_rgba_composited():
+    g = torch.Generator().manual_seed(1)
+    rgb = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    alpha = torch.ones(1, 1, 32, 32)
+    a = torch.cat([rgb[:1], alpha], 1)
+    b = torch.cat([rgb[1:], alpha], 1)
+    best, _ = nearest_ssim(a, b)                   # the shared opaque alpha adds nothing
+    plain, _ = nearest_ssim(rgb[:1], rgb[1:])
+    assert abs(float(best[0]) - float(plain[0])) < 1e-5
+    clear = torch.cat([rgb[:1], -alpha], 1)        # fully transparent: black once composited
+    best, _ = nearest_ssim(clear, torch.cat([-torch.ones(1, 3, 32, 32), -alpha], 1))
+    assert float(best[0]) > 0.999
+
+
 def test_edge_and_noise_statistics():
     flat = np.full((4, 32, 32, 3), 0.5)
     stripes = flat.copy()

@@ -51,9 +51,16 @@ def ssim_matrix(a: torch.Tensor, b: torch.Tensor, chunk: int = 16) -> torch.Tens
     return out
 
 
+def _rgb01(x: torch.Tensor) -> torch.Tensor:
+    x = (x.float() + 1) / 2
+    return x[:, :3] * x[:, 3:4] if x.shape[1] == 4 else x
+
+
 def nearest_ssim(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each fake ([-1, 1]), the highest SSIM to any real image and that image's index."""
-    s = ssim_matrix((fake + 1) / 2, (real + 1) / 2)
+    """For each fake ([-1, 1]), the highest SSIM to any real image and that image's index. RGBA images are
+    compared composited over black: as a fourth channel, the alpha disc that every round face shares would
+    lift every score (0.84 vs 0.54 for two models with similar samples)."""
+    s = ssim_matrix(_rgb01(fake), _rgb01(real))
     best, arg = s.max(dim=1)
     return best.cpu(), arg.cpu()
 
