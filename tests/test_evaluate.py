@@ -1,6 +1,7 @@
 """`emojigan evaluate` and `emojigan compare` on a tiny run, and in-training evaluation, through the real CLI."""
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -26,6 +27,11 @@ def test_evaluate_writes_every_figure_and_number(evaluated):
     for name in list(FIGURES) + ["samples.png", "real.png", "memorization_pairs.png"]:
         with Image.open(evaluated / name) as im:
             assert im.size[0] > 100, name
+    with Image.open(evaluated / "real_vs_samples.png") as both, Image.open(evaluated / "real.png") as real:
+        assert both.mode == "RGB" and both.width > 2 * real.width and both.height > real.height
+        px = np.asarray(both)
+        assert (px[:, :16] == 255).all()                # white margin, then the two grids
+        assert px[30:, 16:16 + real.width].std() > 10 and px[30:, -16 - real.width:-16].std() > 10
 
 
 def test_report_html_has_every_section(evaluated):

@@ -60,6 +60,22 @@ def grid(images: list[Image.Image], nrow: int | None = None, padding: int = 2) -
     return out
 
 
+def side_by_side(panels: list[tuple[str, Image.Image]], gap: int = 16, title_height: int = 22) -> Image.Image:
+    """Images next to each other on white, each with a caption above it (e.g. real grid | generated grid)."""
+    from PIL import ImageDraw
+
+    w = sum(im.width for _, im in panels) + gap * (len(panels) + 1)
+    h = max(im.height for _, im in panels) + title_height + gap
+    out = Image.new("RGB", (w, h), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    x = gap
+    for title, im in panels:
+        draw.text((x, 4), title, fill=(0, 0, 0))
+        out.paste(for_display([im])[0].convert("RGB"), (x, title_height))
+        x += im.width + gap
+    return out
+
+
 def save_png(im: Image.Image, path: str | Path, text: dict[str, str] | None = None) -> None:
     """Write a PNG atomically (temp file + rename), with optional tEXt chunks (e.g. licence attribution)."""
     path = Path(path)

@@ -86,6 +86,9 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     np.savez_compressed(out / "arrays.npz", **arrays)
     images.save_png(images.grid(show(fake[:64]), nrow=8), out / "samples.png")
     images.save_png(images.grid(show(real[:64]), nrow=8), out / "real.png")
+    images.save_png(images.side_by_side([(f"training images (first {min(64, len(real))})", images.grid(show(real[:64]), nrow=8)),
+                                         (f"generated (seeds {seed}..{seed + min(64, n) - 1})", images.grid(show(fake[:64]), nrow=8))]),
+                    out / "real_vs_samples.png")
     pairs = []
     for i in arrays["closest_order"][:16]:
         pairs += [show(fake[i:i + 1])[0], show(real[arrays["ssim_nearest_index"][i]:][:1])[0]]
