@@ -28,7 +28,9 @@ BUDGET_MB = 60
 CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
                 ("copy_rate", "copies (nearest training SSIM >= 0.95)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
                 ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),
-                ("label_top1", "label fidelity top-1"), ("label_top5", "label fidelity top-5")]
+                ("label_fidelity_top1", "label fidelity top-1 (feature space)"),
+                ("label_fidelity_top5", "label fidelity top-5 (feature space)"),
+                ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)")]
 
 
 def fp16(tensors: dict) -> dict:
