@@ -132,7 +132,7 @@ def cmd_models(a) -> int:
         d = describe(name, path)
         kind = f"conditional, {d['labels']} labels" if d["conditional"] else "unconditional"
         m = d["metrics"]
-        metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_top1") if k in m)
+        metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_fidelity_top1", "label_fidelity_ssim_top1") if k in m)
         print(f"{name:<10} {kind:<26} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "
               f"{d['params'] / 1e6:>6.1f}M {d['mb']:>5}  {'yes' if d['discriminator'] else 'no':<3} {metrics}")
     print(f"model cards: {folder()}/NAME.md; use one with `emojigan generate --model NAME`, or fine-tune it "
