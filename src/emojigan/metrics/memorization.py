@@ -58,8 +58,8 @@ def _rgb01(x: torch.Tensor) -> torch.Tensor:
 
 def nearest_ssim(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For each fake ([-1, 1]), the highest SSIM to any real image and that image's index. RGBA images are
-    compared composited over black: as a fourth channel, the alpha disc that every round face shares would
-    lift every score (0.84 vs 0.54 for two models with similar samples)."""
+    compared as they look, composited over black (as the image statistics are), not with alpha as a fourth
+    channel: a noisy alpha outside the face then counts only where it shows."""
     s = ssim_matrix(_rgb01(fake), _rgb01(real))
     best, arg = s.max(dim=1)
     return best.cpu(), arg.cpu()
