@@ -49,3 +49,31 @@ def test_bad_preset_and_file(tmp_path):
         config.resolve(None, str(bad))
     with pytest.raises(UserError, match="does not exist"):
         config.resolve(None, str(tmp_path / "missing.toml"))
+
+
+@pytest.mark.parametrize("name", config.preset_names())
+def test_every_preset_resolves_and_builds(name):
+    """Each shipped preset validates and its G and D build for its data and draw images of its size."""
+    import torch
+
+    from emojigan.models import build_from_config
+
+    c = config.load_preset(name)
+    n_classes = 120 if c.model.arch == "cdcgan" else 0
+    G, D = build_from_config(c.model, c.data.size, c.data.channels, n_classes=n_classes)
+    G.eval(), D.eval()
+    z = torch.randn(2, c.model.z_dim)
+    y = torch.tensor([0, 119]) if n_classes else None
+    with torch.no_grad():
+        x = G(z, y) if n_classes else G(z)
+        assert x.shape == (2, c.data.channels, c.data.size, c.data.size)
+        assert (D(x, y) if n_classes else D(x)).shape == (2,)
+
+
+def test_cond128_is_the_report_conditional_plus_diffaugment_and_ema():
+    report, ours = config.load_preset("cdcgan128"), config.load_preset("cond128")
+    assert (ours.data.subset, ours.data.size, ours.data.background) == ("faces+cats", 128, "transparent")
+    assert vars(ours.model) == {**vars(report.model), "d_cond": "concat"}
+    assert ours.train.diffaugment == "color,translation,cutout" and ours.train.ema == 0.999
+    for key in ("batch_size", "lr_g", "lr_d", "beta1", "beta2", "real_label", "fake_label"):
+        assert getattr(ours.train, key) == getattr(report.train, key), key
