@@ -40,6 +40,12 @@ def test_every_shipped_model_loads_and_generates(name):
     if gen.channels == 4:
         alpha = x[:, 3]
         assert float((alpha < -0.9).float().mean()) > 0.1                      # real transparent background
+    if gen.conditional:                                                        # drawn by name, per label
+        from emojigan.data.names import LabelIndex
+
+        ix = LabelIndex(gen.classes)
+        a = gen.sample_tensor(seeds=[0, 0], labels=[ix.find("grinning face"), ix.find("crying cat face")])
+        assert float((a[0] - a[1]).abs().mean()) > 0.05
 
 
 def test_generate_without_run_uses_faces64_and_models_lists_it(tmp_path):
