@@ -84,10 +84,11 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
             f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]
     atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     np.savez_compressed(out / "arrays.npz", **arrays)
-    images.save_png(images.grid(show(fake[:64]), nrow=8), out / "samples.png")
-    images.save_png(images.grid(show(real[:64]), nrow=8), out / "real.png")
-    images.save_png(images.side_by_side([(f"training images (first {min(64, len(real))})", images.grid(show(real[:64]), nrow=8)),
-                                         (f"generated (seeds {seed}..{seed + min(64, n) - 1})", images.grid(show(fake[:64]), nrow=8))]),
+    fake_grid, real_grid = images.grid(show(fake[:64]), nrow=8), images.grid(show(real[:64]), nrow=8)
+    images.save_png(fake_grid, out / "samples.png")
+    images.save_png(real_grid, out / "real.png")
+    images.save_png(images.side_by_side([(f"training images (first {min(64, len(real))})", real_grid),
+                                         (f"generated (seeds {seed}..{seed + min(64, n) - 1})", fake_grid)]),
                     out / "real_vs_samples.png")
     pairs = []
     for i in arrays["closest_order"][:16]:

@@ -9,12 +9,15 @@ from ..images import BACKGROUND_RGB
 from . import EvalData, register
 
 
+def rgb01(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] (N, C, H, W) -> float (N, 3, H, W) in [0, 1], as the images look: RGBA composited over black."""
+    x = (x.float().clamp(-1, 1) + 1) / 2
+    return x[:, :3] * x[:, 3:4] if x.shape[1] == 4 else x
+
+
 def to_rgb01(x: torch.Tensor, background: str = "black") -> np.ndarray:
     """[-1, 1] (N, C, H, W) -> float (N, H, W, 3) in [0, 1]; RGBA is composited over black."""
-    x = (x.float().clamp(-1, 1) + 1) / 2
-    if x.shape[1] == 4:
-        x = x[:, :3] * x[:, 3:4]
-    return x.permute(0, 2, 3, 1).numpy()
+    return rgb01(x).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def edge_strength(imgs: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from . import EvalData, register
+from .image_stats import rgb01
 
 COPY_SSIM = 0.95
 
@@ -51,16 +52,11 @@ def ssim_matrix(a: torch.Tensor, b: torch.Tensor, chunk: int = 16) -> torch.Tens
     return out
 
 
-def _rgb01(x: torch.Tensor) -> torch.Tensor:
-    x = (x.float() + 1) / 2
-    return x[:, :3] * x[:, 3:4] if x.shape[1] == 4 else x
-
-
 def nearest_ssim(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For each fake ([-1, 1]), the highest SSIM to any real image and that image's index. RGBA images are
     compared as they look, composited over black (as the image statistics are), not with alpha as a fourth
     channel: a noisy alpha outside the face then counts only where it shows."""
-    s = ssim_matrix(_rgb01(fake), _rgb01(real))
+    s = ssim_matrix(rgb01(fake), rgb01(real))
     best, arg = s.max(dim=1)
     return best.cpu(), arg.cpu()
 
