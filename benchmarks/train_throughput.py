@@ -30,7 +30,7 @@ from _machine import describe, header  # noqa: E402
 
 from emojigan.inference import EmojiGenerator, pick_device  # noqa: E402
 from emojigan.models import build  # noqa: E402
-from emojigan.training.step import GANStep, GraphedStep, make_optimizers  # noqa: E402
+from emojigan.training.step import STATS, GANStep, GraphedStep, make_optimizers  # noqa: E402
 
 LR_G, LR_D, BETAS, Z = 1.5e-4, 1.05e-4, (0.4, 0.999), 100
 
@@ -40,8 +40,10 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, n: int = 2048, reps: int = 5) -> float:
-    """GFLOP/s of a large FP32 matrix product: the practical peak the step is measured against."""
+def matmul_peak(device: torch.device, n: int | None = None, reps: int = 5) -> float:
+    """GFLOP/s of a large FP32 matrix product: the practical peak the step is measured against (2048^3 on a
+    CPU, 8192^3 on a GPU, where a smaller one is too short to time)."""
+    n = n or (8192 if device.type == "cuda" else 2048)
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = 0.0
@@ -140,7 +142,7 @@ class Project:
         self.stepper = GraphedStep(gan) if graphs else gan
         self.data = (torch.rand(111, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=fmt)
         self.noise = torch.Generator(device=device).manual_seed(1)
-        self.acc = torch.zeros(4, device=device)
+        self.acc = torch.zeros(len(STATS), device=device)
         self.batch, self.device = batch, device
 
     def run(self, steps: int) -> None:
@@ -211,7 +213,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--compare-reference", action="store_true", help="A/B against the plain reference loop")
-    ap.add_argument("--variants", default="fp32", help="project variants: fp32,bf16,compile (comma-separated)")
+    ap.add_argument("--variants", default="fp32", help="project variants: fp32,bf16,compile,eager (comma-separated; on CUDA fp32 and bf16 "
+                    "replay the step as a CUDA graph, eager is fp32 without it)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--reference-steps", type=int, help="only run the reference loop for this many steps "
                     "(a whole process, for benchmarks/train_process.py)")
@@ -223,7 +226,9 @@ def main() -> int:
     info = describe(device)
     peak = matmul_peak(device)
     print(header(info))
-    print(f"# practical peak (2048^3 FP32 matmul): {peak:.0f} GFLOP/s")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # both loops: pytorch/examples' dcgan sets it too
+    print(f"# practical peak ({'8192' if device.type == 'cuda' else '2048'}^3 FP32 matmul): {peak:.0f} GFLOP/s")
     results: dict = {"machine": info, "matmul_peak_gflops": peak, "train": [], "generate": []}
     with tempfile.TemporaryDirectory() as tmp:
         if a.compare_reference:
@@ -239,7 +244,7 @@ def main() -> int:
                 runners["reference (examples)"] = Reference(Path(tmp), a.size, batch, device)
             for v in a.variants.split(","):
                 runners[f"project {v}"] = Project(a.size, batch, device, precision="bf16" if v == "bf16" else "fp32",
-                                                  compile_=v == "compile")
+                                                  compile_=v == "compile", graphs=v != "eager")
             for r in runners.values():
                 r.run(3)  # warm-up (and compilation / graph capture)
             times: dict[str, list[float]] = {k: [] for k in runners}

@@ -31,6 +31,7 @@ def test_overrides_are_typed(tmp_path):
     ([("train.epochs", "-3")], "train.epochs -3 is out of range"),
     ([("train.lr_g", "5")], "train.lr_g 5.0 is out of range"),
     ([("train.batch_size", "0")], "train.batch_size 0 is out of range"),
+    ([("train.best_max_copies", "1.5")], "train.best_max_copies 1.5 is out of range"),
     ([("data.background", "pink")], "data.background 'pink' is unknown"),
     ([("train.device", "tpu")], "train.device 'tpu' is unknown"),
     ([("model.arch", "vqgan")], "model.arch 'vqgan' is unknown"),

@@ -86,3 +86,13 @@ def test_compare_two_runs(tiny_run, tiny_rgba_run, tmp_path):
     assert html.count("data:image/png;base64,") == 2
     results = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert set(results) == {"black", "rgba"} and results["black"]["n_fake"] == 16
+
+
+def test_best_checkpoint_skips_evaluations_that_copy():
+    from emojigan.training.loop import better_checkpoint
+
+    assert better_checkpoint({"kid": 0.1, "copy_rate": 0.0}, 0.2, 1.0)
+    assert not better_checkpoint({"kid": 0.3, "copy_rate": 0.0}, 0.2, 1.0)
+    assert not better_checkpoint({"kid": 0.1, "copy_rate": 0.08}, 0.2, 0.05)  # lower KID, but copies
+    assert better_checkpoint({"kid": 0.1, "copy_rate": 0.05}, 0.2, 0.05)  # at the limit is allowed
+    assert better_checkpoint({"kid": 5.0, "copy_rate": 0.0}, float("inf"), 0.0)

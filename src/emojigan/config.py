@@ -82,6 +82,8 @@ class TrainConfig:
     freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
+    best_max_copies: float = 1.0  # the 'best' checkpoint: lowest KID among evaluations whose copy rate (share of
+                                  # samples with nearest-training SSIM >= 0.95) is at most this; 1 = any
     eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
 
 
@@ -142,6 +144,9 @@ class Config:
                 raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {convs} convolution blocks; "
                                 f"freeze fewer so the last can still learn")
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
+        if not 0 <= t.best_max_copies <= 1:
+            raise UserError(f"train.best_max_copies {t.best_max_copies} is out of range; it is a share of samples, "
+                            f"between 0 and 1")
         if t.precision not in ("fp32", "bf16", "auto"):
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")
         if m.d_cond not in ("concat", "projection"):

@@ -77,6 +77,24 @@ def test_resume_after_crash_equals_uninterrupted(faces32, tmp_path):
     assert cfg["train"]["epochs"] == 6 and len(cfg["resumes"]) == 1
 
 
+def test_resume_with_a_new_learning_rate(tiny_run, tmp_path):
+    """--set on --resume changes the learning rate from there on (the optimizer state must not restore the old one)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    old = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert old["opt_G"]["param_groups"][0]["lr"] == 1.5e-4
+    run_cli("train", "--resume", run, "--epochs", "4", "--set", "train.lr_g=1e-5", "--set", "train.lr_d=2e-5",
+            "--checkpoint-every", "1", "--quiet")
+    new = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert new["epoch"] == 4
+    assert [g["lr"] for g in new["opt_G"]["param_groups"]] == [1e-5]
+    assert [g["lr"] for g in new["opt_D"]["param_groups"]] == [2e-5]
+    # Adam's moments carried over rather than restarting: step counts continue from the old run
+    assert float(new["opt_G"]["state"][0]["step"]) == float(old["opt_G"]["state"][0]["step"]) + STEPS_PER_EPOCH
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["lr_g"] == 1e-5 and cfg["resumes"][0]["epoch"] == 3
+
+
 def test_resume_finished_run_is_noop(tiny_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_run, copy)

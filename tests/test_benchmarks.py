@@ -1,0 +1,35 @@
+"""The speed benchmark runs end to end at tiny settings and writes a complete, consistent table (no timings
+are asserted: the machines are noisy)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_train_throughput_compare_reference(tmp_path):
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--compare-reference",
+                        "--size", "32", "--batch-sizes", "4", "--steps", "1", "--rounds", "1",
+                        "--variants", "fp32,eager", "--device", "cpu", "--json", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["matmul_peak_gflops"] > 0
+    rows = {row["variant"]: row for row in res["train"]}
+    assert set(rows) == {"reference (examples)", "project fp32", "project eager"}
+    assert rows["reference (examples)"]["vs_reference"] == 1.0
+    for row in rows.values():
+        assert row["batch"] == 4 and row["img_per_s"] > 0 and row["gflop_per_step"] > 0
+        # img/s and ms/step describe the same timing
+        assert abs(row["img_per_s"] * row["ms_per_step"] / 1000 - 4) < 1e-6
+    # the project's step computes what the reference computes: same model, so the same FLOPs per step
+    assert abs(rows["project fp32"]["gflop_per_step"] / rows["reference (examples)"]["gflop_per_step"] - 1) < 0.05
+    gen = {(g["n"], g["size"]): g for g in res["generate"]}
+    assert set(gen) == {(64, 64), (16, 128)}
+    for g in gen.values():
+        assert g["plain_fp32_ms"] > 0 and g["project_ms"] > 0
+        assert g["mean_abs_diff_255"] <= 2  # the issue's bound for the fast generation path
+    assert "vs ref" in r.stdout and "practical peak" in r.stdout
