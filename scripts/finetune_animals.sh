@@ -17,19 +17,13 @@ mouse face,hamster,rabbit face,bear,koala,panda,frog,dragon face"
 .venv/bin/python - "$OUT" <<'PY'
 import sys
 from pathlib import Path
-from PIL import Image, ImageDraw
+from PIL import Image
+from emojigan import images
 out = Path(sys.argv[1])
-panels = [("20 training images (unseen by faces64)", Image.open("data/animal-faces-64/preview.png").convert("RGB")),
-          ("faces64 before (same seeds)", Image.open(out / "before-20.png").convert("RGB")),
-          ("fine-tuned, seeds 0-19", Image.open(out / "samples-20.png").convert("RGB"))]
-h = max(p.height for _, p in panels) + 22
-canvas = Image.new("RGB", (sum(p.width for _, p in panels) + 20 * (len(panels) - 1), h), "white")
-x = 0
-for title, p in panels:
-    ImageDraw.Draw(canvas).text((x + 4, 4), title, fill="black")
-    canvas.paste(p, (x, 22))
-    x += p.width + 20
-Path("docs/images").mkdir(parents=True, exist_ok=True)
-canvas.save("docs/images/finetune-animals.png")
+figure = images.side_by_side([
+    ("20 training images (unseen by faces64)", Image.open("data/animal-faces-64/preview.png")),
+    ("faces64 before (same seeds)", Image.open(out / "before-20.png")),
+    ("fine-tuned, seeds 0-19", Image.open(out / "samples-20.png"))])
+images.save_png(figure, "docs/images/finetune-animals.png")
 print("docs/images/finetune-animals.png")
 PY

@@ -117,7 +117,9 @@ class GANStep:
 class GraphedStep:
     """Replays `GANStep.step` as one CUDA graph per batch size. Inputs are copied into static buffers, so
     data order and noise stay exactly those of the eager loop; capture warm-up runs on copies of all
-    state, which is restored, so graphing does not change the training trajectory. Any failure falls back
+    state, which is restored, so capture leaves the training state where it was. On an H200 a graphed and an
+    eager 70-step dcgan64 run ended with weights up to 0.70 apart, as chaotic as float rounding alone makes
+    them (`benchmarks/gan_divergence.py`: 0.49 from a 1e-7 perturbation on the CPU). Any failure falls back
     to the eager step with a warning."""
 
     def __init__(self, gan: GANStep):
