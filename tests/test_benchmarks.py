@@ -25,8 +25,9 @@ def test_train_throughput_compare_reference(tmp_path):
         assert row["batch"] == 4 and row["img_per_s"] > 0 and row["gflop_per_step"] > 0
         # img/s and ms/step describe the same timing
         assert abs(row["img_per_s"] * row["ms_per_step"] / 1000 - 4) < 1e-6
-    # the project's step computes what the reference computes: same model, so the same FLOPs per step
-    assert abs(rows["project fp32"]["gflop_per_step"] / rows["reference (examples)"]["gflop_per_step"] - 1) < 0.05
+    # same models; the project skips D's weight gradients in the G step, so a little less work per step
+    # (36.4 vs 39.7 GFLOP at 64x64, batch 16)
+    assert 0.85 < rows["project fp32"]["gflop_per_step"] / rows["reference (examples)"]["gflop_per_step"] < 1
     gen = {(g["n"], g["size"]): g for g in res["generate"]}
     assert set(gen) == {(64, 64), (16, 128)}
     for g in gen.values():
