@@ -30,6 +30,8 @@ fi
 timeout 150 $PY benchmarks/train_throughput.py --compare-reference --device $DEV $BENCH \
   --json $OUT/bench.json > $OUT/bench.txt 2>&1
 echo "bench rc $? at $(el) s"; cat $OUT/bench.txt
+# the graphed step against the eager one, step by step (skipped where there is no CUDA)
+timeout 90 $PY -m pytest -q -p no:cacheprovider tests/training/test_cuda_graph.py 2>&1 | tail -15 | tee $OUT/graph-test.txt
 
 # 2. trainings side by side, each stopped at the deadline (exports every 25 epochs)
 mkdir -p runs
@@ -111,7 +113,7 @@ PY
 # at most 8 files of 16 MiB come back: the weights (most important first), logs and each run's last grid
 files=$(for r in faces64-s0 faces64-s1 faces64-s2 cond128-da cond128-da-lr2 faces64-attention graphs-true graphs-false; do
   ls runs/$r/*.safetensors runs/$r/*.json* runs/$r.log $(ls runs/$r/samples/*.png 2>/dev/null | tail -1) 2>/dev/null; done)
-cp $OUT/machine.txt $OUT/bench.txt $OUT/graph-check.txt $OUT/pack.txt runs/ 2>/dev/null
+cp $OUT/machine.txt $OUT/bench.txt $OUT/graph-check.txt $OUT/graph-test.txt $OUT/pack.txt runs/ 2>/dev/null
 tar czf - -X runs/skip.txt runs/*.txt $files | split -b 15m - $OUT/runs.tgz.part-
-rm -f $OUT/machine.txt $OUT/graph-check.txt $OUT/pack.txt
+rm -f $OUT/machine.txt $OUT/graph-check.txt $OUT/graph-test.txt $OUT/pack.txt
 echo "packed at $(el) s"; ls -la $OUT
