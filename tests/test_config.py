@@ -71,10 +71,11 @@ def test_every_preset_resolves_and_builds(name):
         assert (D(x, y) if n_classes else D(x)).shape == (2,)
 
 
-def test_cond128_is_the_report_conditional_plus_ema_on_rgba():
+def test_cond128_is_the_report_conditional_plus_ema_on_rgba_at_half_the_learning_rate():
     report, ours = config.load_preset("cdcgan128"), config.load_preset("cond128")
     assert (ours.data.subset, ours.data.size, ours.data.background) == ("faces+cats", 128, "transparent")
     assert vars(ours.model) == {**vars(report.model), "d_cond": "concat"}
     assert ours.train.diffaugment == "" and ours.train.ema == 0.999
-    for key in ("batch_size", "lr_g", "lr_d", "beta1", "beta2", "real_label", "fake_label"):
+    assert (ours.train.lr_g, ours.train.lr_d) == (report.train.lr_g / 2, report.train.lr_d / 2) == (2e-4, 2e-4)
+    for key in ("batch_size", "beta1", "beta2", "real_label", "fake_label"):
         assert getattr(ours.train, key) == getattr(report.train, key), key
