@@ -47,6 +47,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=70)
     a = ap.parse_args()
+    if a.steps < 1:
+        ap.error(f"--steps {a.steps}: train at least one step")  # one line, exit code 2
     torch.set_num_threads(1)  # one thread: the same run twice is then bit-identical
     ref, ref_out = train(0.0, a.steps)
     again, _ = train(0.0, a.steps)

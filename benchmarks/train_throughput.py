@@ -40,10 +40,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, n: int | None = None, reps: int = 5) -> float:
-    """GFLOP/s of a large FP32 matrix product: the practical peak the step is measured against (2048^3 on a
-    CPU, 8192^3 on a GPU, where a smaller one is too short to time)."""
-    n = n or (8192 if device.type == "cuda" else 2048)
+def peak_size(device: torch.device) -> int:
+    """Side of the matmul that measures the practical peak: 2048 on a CPU, 8192 on a GPU (where a smaller one
+    is too short to time)."""
+    return 8192 if device.type == "cuda" else 2048
+
+
+def matmul_peak(device: torch.device, n: int, reps: int = 5) -> float:
+    """GFLOP/s of an n^3 FP32 matrix product: the practical peak the step is measured against."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = 0.0
@@ -224,11 +228,12 @@ def main() -> int:
         reference_process(a.reference_steps, a.size, int(a.batch_sizes.split(",")[0]), device)
         return 0
     info = describe(device)
-    peak = matmul_peak(device)
+    n = peak_size(device)
+    peak = matmul_peak(device, n)
     print(header(info))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # both loops: pytorch/examples' dcgan sets it too
-    print(f"# practical peak ({'8192' if device.type == 'cuda' else '2048'}^3 FP32 matmul): {peak:.0f} GFLOP/s")
+    print(f"# practical peak ({n}^3 FP32 matmul): {peak:.0f} GFLOP/s")
     results: dict = {"machine": info, "matmul_peak_gflops": peak, "train": [], "generate": []}
     with tempfile.TemporaryDirectory() as tmp:
         if a.compare_reference:

@@ -34,3 +34,14 @@ def test_train_throughput_compare_reference(tmp_path):
         assert g["plain_fp32_ms"] > 0 and g["project_ms"] > 0
         assert g["mean_abs_diff_255"] <= 2  # the bound for the fast generation path
     assert "vs ref" in r.stdout and "practical peak" in r.stdout
+
+
+def test_gan_divergence_same_start_is_bit_identical_and_bad_steps_exit_2():
+    script = str(ROOT / "benchmarks" / "gan_divergence.py")
+    r = subprocess.run([sys.executable, script, "--steps", "2"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    assert lines[0] == "same start: max |G_a - G_b| after 2 steps = 0"  # the reference the drift is read against
+    assert len(lines) == 3 and all("perturbed" in x for x in lines[1:])
+    bad = subprocess.run([sys.executable, script, "--steps", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("--steps 0: train at least one step")
