@@ -246,7 +246,7 @@ def cmd_labels(a) -> int:
     for i, c in enumerate(gen.classes):
         extra = [n for n in aliases(c) if n not in (c.get("annotation", "").lower(), c.get("hexcode", "").lower())]
         print(f"{i:>4}  {c.get('hexcode', ''):<22} {c.get('emoji', ''):<3} {c.get('annotation', ''):<40} "
-              f"{', '.join(extra)}")
+              f"{c.get('members') or ', '.join(extra)}")  # a cluster's members, or an emoji's other names
     return 0
 
 

@@ -47,6 +47,8 @@ class ModelConfig:
     d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
     d_mbstd: bool = False       # D sees the batch's feature standard deviation (ProGAN), against mode collapse
     d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
+    clusters: int = 0           # conditional models: 0 = one class per training image (the report); K = one class
+                                # per cluster of look-alike training images (self-conditioned GAN), drawn by share
 
 
 @dataclass
@@ -151,6 +153,7 @@ class Config:
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")
         if m.d_cond not in ("concat", "projection"):
             raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
+        _check_range("model.clusters", m.clusters, 0, 100_000)
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):
@@ -183,6 +186,9 @@ class Config:
 
         if m.arch not in ARCHS:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
+        if m.clusters and not ARCHS[m.arch][2]:
+            raise UserError(f"model.clusters conditions on clusters of the training images; it needs a conditional "
+                            f"model.arch (cdcgan), not '{m.arch}'")
         return self
 
 

@@ -102,6 +102,8 @@ class EmojiGenerator:
         self.channels: int = 4 if self.background == "transparent" else 3
         self.classes: list[dict] = meta.get("classes", [])
         self.conditional = bool(self.classes)
+        # models conditioned on clusters of their training images (model.clusters): each image's class
+        self.image_classes: list[int] = meta.get("image_classes", [])
         self.precision = precision if precision != "auto" else self._choose_precision()
 
     def _forward(self, z: torch.Tensor, precision: str, labels: torch.Tensor | None = None,
@@ -114,7 +116,11 @@ class EmojiGenerator:
             return self.G(z, labels, embedding).float()
 
     def default_labels(self, seeds: list[int]) -> list[int]:
-        """A conditional model's label for seed k when none is asked for: k modulo the number of classes."""
+        """A conditional model's label for seed k when none is asked for: k modulo the number of classes, or
+        for a cluster-conditioned model the class of training image k modulo N (clusters drawn by their share
+        of the data, as in training)."""
+        if self.image_classes:
+            return [self.image_classes[s % len(self.image_classes)] for s in seeds]
         return [s % len(self.classes) for s in seeds]
 
     @torch.inference_mode()
@@ -132,7 +138,7 @@ class EmojiGenerator:
                       z: torch.Tensor | None = None, truncation: float | None = None,
                       batch_size: int = 256) -> torch.Tensor:
         """(N, C, H, W) images in [-1, 1] on the CPU, for `seeds` or for seeds seed..seed+n-1 (or explicit
-        latents `z`). Conditional models take one label per image (default: seed % n_classes), or label
+        latents `z`). Conditional models take one label per image (default: `default_labels`), or label
         `embeddings` directly (interpolation)."""
         if z is None:
             if seeds is None:

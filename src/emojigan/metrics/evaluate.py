@@ -68,8 +68,10 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     if gen.conditional:
         from .fidelity import label_fidelity
 
-        if len(gen.classes) != len(real):
-            raise UserError(f"{run}: the model has {len(gen.classes)} labels but its data has {len(real)} images")
+        n_images = len(gen.image_classes) or len(gen.classes)
+        if n_images != len(real):
+            raise UserError(f"{run}: the model was trained on {n_images} images but its data has {len(real)}")
+        first = {c: i for i, c in reversed(list(enumerate(gen.image_classes)))}  # a cluster's first image
         f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real)
         scalars.update(f_scalars)
         arrays.update(f_arrays)
@@ -78,7 +80,8 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         worst = np.argsort(per, kind="stable")[:8]
         rows = []
         for y in worst:  # the real emoji, then its samples
-            rows += show(real[y:y + 1]) + show(f_fake[y * k:(y + 1) * k])
+            r = first.get(int(y), int(y))
+            rows += show(real[r:r + 1]) + show(f_fake[y * k:(y + 1) * k])
         images.save_png(images.grid(rows, nrow=k + 1), out / "label_fidelity_worst.png")
         scalars["label_fidelity_worst"] = [
             f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]

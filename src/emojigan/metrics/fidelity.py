@@ -12,9 +12,11 @@ import torch
 
 def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0,
                    real: torch.Tensor | None = None) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
-    """Assumes one class per real image, class i = real image i (as conditional training sets it up).
+    """Class i = real image i (as conditional training sets it up), or for a cluster-conditioned model
+    `gen.image_classes[i]`: a sample counts when its nearest real emoji belongs to the asked class.
     Returns scalars, arrays (per-label top-1) and the samples (label-major) for the worst-labels grid."""
     n_classes = len(gen.classes)
+    class_of = torch.tensor(gen.image_classes) if gen.image_classes else torch.arange(len(real_feat))
     labels = [y for y in range(n_classes) for _ in range(per_label)]
     seeds = [seed + k for _ in range(n_classes) for k in range(per_label)]
     fake = gen.sample_tensor(seeds=seeds, labels=labels)
@@ -22,6 +24,7 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     d = torch.cdist(feat.double(), real_feat.double())
     nearest5 = d.topk(min(5, d.shape[1]), dim=1, largest=False).indices
     y = torch.tensor(labels)
+    nearest5 = class_of[nearest5]
     top1 = (nearest5[:, 0] == y).double()
     top5 = (nearest5 == y[:, None]).any(dim=1).double()
     per = top1.view(n_classes, per_label).mean(dim=1)
@@ -31,5 +34,5 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
         from .memorization import nearest_ssim
 
         _, idx = nearest_ssim(fake, real)
-        scalars["label_fidelity_ssim_top1"] = float((idx == y).double().mean())
+        scalars["label_fidelity_ssim_top1"] = float((class_of[idx.cpu()] == y).double().mean())
     return scalars, {"label_fidelity_per_label": per.numpy()}, fake

@@ -33,24 +33,50 @@ class TrainingDiverged(UserError):
     """A loss became NaN or infinite; the last checkpoint is kept."""
 
 
-def class_list(data: ImageSet) -> list[dict]:
+def class_list(data: ImageSet, image_classes: torch.Tensor | None = None) -> list[dict]:
     """One class per training image (the report's conditional model: one class per emoji), named by its
-    labels.csv row for built datasets, else by its file name."""
+    labels.csv row for built datasets, else by its file name; with `image_classes` (model.clusters), one class
+    per cluster, named after its members."""
     if data.labels:
         keys = ("hexcode", "emoji", "annotation", "subgroup")
-        return [{k: row.get(k, "") for k in keys} for row in data.labels]
-    return [{"hexcode": "", "emoji": "", "annotation": name, "subgroup": ""} for name in data.names]
+        per_image = [{k: row.get(k, "") for k in keys} for row in data.labels]
+    else:
+        per_image = [{"hexcode": "", "emoji": "", "annotation": name, "subgroup": ""} for name in data.names]
+    if image_classes is None:
+        return per_image
+    out = []
+    for c in range(int(image_classes.max()) + 1):
+        members = [per_image[i] for i in (image_classes == c).nonzero().flatten().tolist()]
+        out.append({"hexcode": "", "emoji": "".join(mb["emoji"] for mb in members[:3]),
+                    "annotation": f"cluster {c}", "subgroup": "",
+                    "members": "; ".join(mb["annotation"] for mb in members)})
+    return out
 
 
-def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int) -> dict:
+def image_classes_for(cfg: Config, data: ImageSet, state: dict | None) -> torch.Tensor | None:
+    """The class of each training image when `model.clusters` groups them (kept in the training state, so a
+    resumed run trains the same classes); None for one class per image."""
+    if not cfg.model.clusters:
+        return None
+    if state is not None and "image_classes" in state:
+        return state["image_classes"].to(torch.int64)
+    from ..data.clusters import cluster_images
+
+    return cluster_images(data.images, cfg.model.clusters, cfg.train.seed)
+
+
+def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int,
+                image_classes: torch.Tensor | None = None) -> dict:
     d = cfg.data
     meta = {"model": dict(vars(cfg.model)),
             "data": {"size": d.size, "background": d.background, "channels": d.channels,
                      "subset": "" if d.path else d.subset, "source": data.source},
             "training": {"epoch": epoch, "step": step, "seed": cfg.train.seed}}
     if is_conditional(cfg.model.arch):
-        meta["model"]["n_classes"] = len(data)
-        meta["classes"] = class_list(data)
+        meta["classes"] = class_list(data, image_classes)
+        meta["model"]["n_classes"] = len(meta["classes"])
+        if image_classes is not None:  # unconditional sampling draws seed k's class as training image k % N's
+            meta["image_classes"] = image_classes.tolist()
     if data.openmoji:
         meta["license"] = "CC BY-SA 4.0 (trained on OpenMoji artwork)"
         meta["attribution"] = ATTRIBUTION
@@ -138,7 +164,12 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
 
     torch.manual_seed(t.seed)  # identical initial weights on every rank
     conditional = is_conditional(m.arch)
-    G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data))
+    image_classes = image_classes_for(cfg, data, state)
+    n_classes = int(image_classes.max()) + 1 if image_classes is not None else len(data)
+    if image_classes is not None and main and progress and state is None:
+        sizes = torch.bincount(image_classes).tolist()
+        print(f"{out}: {len(data)} images in {n_classes} clusters of {min(sizes)}-{max(sizes)} (sizes {sizes})")
+    G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
     if t.init and state is None:
         from .init import load_init
 
@@ -218,6 +249,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     stepper = GraphedStep(gan) if graphs else gan
 
     real = data.images.to(device).contiguous(memory_format=fmt)
+    # conditional: the class of each training image (itself, or its cluster); fakes take a random image's class
+    classes_of = (image_classes if image_classes is not None else torch.arange(len(data))).to(device)
     n = len(real)
     per_rank = len(_epoch_indices(n, t.seed, 0, dist_))
     steps_per_epoch = math.ceil(per_rank / t.batch_size)
@@ -258,16 +291,17 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 "opt_D": opt_D.state_dict(), "noise_rng": rngs if dist_.enabled else rngs[0],
                 **({"G_ema": ema.state_dict()} if ema is not None else {}),
                 **({"ada_p": float(ada.p)} if ada is not None else {}),
+                **({"image_classes": image_classes} if image_classes is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
-            export_generator(G_out, export_meta(cfg, data, done, step), out / f"generator{suffix}.safetensors")
+            export_generator(G_out, export_meta(cfg, data, done, step, image_classes), out / f"generator{suffix}.safetensors")
         if name == "latest":
             last_ckpt = done
 
     def sampler(done: int) -> EmojiGenerator:
         """Draws exactly as `generate` draws (one latent per seed, from an eval-mode copy of G_out)."""
-        return EmojiGenerator(G_out, export_meta(cfg, data, done, step), device, channels_last=t.channels_last)
+        return EmojiGenerator(G_out, export_meta(cfg, data, done, step, image_classes), device, channels_last=t.channels_last)
 
     def evaluate(done: int) -> bool:
         """Rank 0 evaluates; returns whether this is the best KID so far among evaluations that copy at most
@@ -299,13 +333,13 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 x = real[idx]
                 b = x.shape[0]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
-                if conditional:  # class = the image's index; fakes are drawn for uniformly random classes
+                if conditional:  # fakes are drawn for the classes of uniformly random training images
                     if t.mode_seeking > 0 and b >= 2:  # MSGAN pairs: both halves share labels, only z differs
                         y = torch.randint(0, n, (b - b // 2,), generator=noise, device=device)
                         y_fake = torch.cat([y[:b // 2], y])
                     else:
                         y_fake = torch.randint(0, n, (b,), generator=noise, device=device)
-                    acc += stepper.step(x, z, idx, y_fake)
+                    acc += stepper.step(x, z, classes_of[idx], classes_of[y_fake])
                 else:
                     acc += stepper.step(x, z)
                 if ema is not None:

@@ -1,0 +1,43 @@
+"""Group a training set into K clusters of look-alike images, for self-conditioned training.
+
+A conditional GAN must draw every class it is asked for, so conditioning on clusters of the training set
+pushes the generator to cover each group of emojis, where an unconditional one can drop the rare ones
+(Liu et al. 2020, "Diverse Image Generation via Self-Conditioned GANs", cluster D's features during
+training; we cluster once, before training, in the shipped OpenMoji feature space).
+
+Why features and not pixels: k-means on 16x16 thumbnails of the 111 `faces` puts most yellow faces in two
+or three big clusters and makes a singleton of every oddly coloured emoji (12 clusters: sizes 40, 37, 16, 5,
+4, 2, 2 and five of 1), and a singleton class is one emoji to memorize; in feature space the same k-means
+gives sizes 22 down to 4. The evaluation measures coverage in that same space, so runs that use clusters
+also report feature-free measures (nearest-training SSIM) beside it.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..errors import UserError
+
+
+def cluster_features(feat: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
+    """(N, D) features -> (N,) int64 cluster of each: k-means (k-means++, 10 restarts). Clusters are
+    numbered by their first member (image 0 is in cluster 0), so the numbering does not depend on k-means'."""
+    from sklearn.cluster import KMeans
+
+    n = len(feat)
+    if not 1 <= k <= n:
+        raise UserError(f"model.clusters {k}: the training set has {n} images; choose between 1 and {n}")
+    if k == 1:
+        return torch.zeros(n, dtype=torch.int64)
+    raw = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(feat.double().cpu().numpy())
+    order = {c: i for i, c in enumerate(dict.fromkeys(raw.tolist()))}  # first appearance -> 0, 1, ...
+    return torch.tensor([order[c] for c in raw.tolist()], dtype=torch.int64)
+
+
+def cluster_images(x: torch.Tensor, k: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N,) cluster of each, in the shipped OpenMoji feature space."""
+    from ..features import load_feature_space
+
+    if not 1 <= k <= len(x):
+        raise UserError(f"model.clusters {k}: the training set has {len(x)} images; choose between 1 and {len(x)}")
+    space = load_feature_space("openmoji", device=device)
+    return cluster_features(space(x.to(device)).cpu(), k, seed)

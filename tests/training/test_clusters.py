@@ -1,0 +1,100 @@
+"""Self-conditioned training (`model.clusters`): the clustering, the run's classes, sampling by share, resume."""
+import json
+
+import pytest
+import torch
+
+from emojigan.config import resolve
+from emojigan.data.clusters import cluster_features, cluster_images
+from emojigan.errors import UserError
+from tests.conftest import TINY, assert_same_training_state, run_cli
+
+
+def test_cluster_features_finds_separated_groups_and_numbers_by_first_member():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[10.0, 0], [0, 10.0], [-10.0, -10.0]])
+    truth = torch.tensor([2, 0, 1, 2, 2, 1, 0, 0, 1, 2, 0, 1])
+    feat = centres[truth] + 0.1 * torch.randn(len(truth), 2, generator=g)
+    got = cluster_features(feat, 3, seed=0)
+    assert got[0] == 0 and got.dtype == torch.int64
+    # the same partition as the truth, renumbered by first appearance: truth 2 -> 0, 0 -> 1, 1 -> 2
+    assert got.tolist() == [{2: 0, 0: 1, 1: 2}[t] for t in truth.tolist()]
+    assert torch.equal(cluster_features(feat, 3, seed=0), got)      # deterministic
+    assert cluster_features(feat, 1).tolist() == [0] * len(truth)
+    with pytest.raises(UserError, match="has 12 images; choose between 1 and 12"):
+        cluster_features(feat, 13)
+
+
+def test_cluster_images_groups_look_alikes(faces32_rgba):
+    from emojigan.data import load_images
+
+    data = load_images(faces32_rgba, 32, "transparent")
+    c = cluster_images(data.images, 8)
+    assert c.shape == (len(data),) and sorted(set(c.tolist())) == list(range(8))
+    assert torch.bincount(c).max() < len(data) // 2                  # no cluster swallows the set
+
+
+def test_clusters_need_a_conditional_arch():
+    with pytest.raises(UserError, match="needs a conditional model.arch"):
+        resolve("faces64", None, [("model.clusters", "8")])
+    assert resolve("faces64", None, [("model.arch", "cdcgan"), ("model.clusters", "8")]).model.clusters == 8
+    proc = run_cli("train", "--preset", "faces64", "--set", "model.clusters=-1", "--out", "/nonexistent/x",
+                   check=False)
+    assert proc.returncode == 2 and "model.clusters -1 is out of range" in proc.stderr
+
+
+def test_clustered_run_classes_sampling_and_exact_resume(faces32_rgba, tmp_path):
+    opts = ["--set", "model.arch=cdcgan", "--set", "model.clusters=6", "--set", "train.diffaugment=translation",
+            "--set", "train.ema=0.9", "--background", "transparent", "--checkpoint-every", "1",
+            "--sample-every", "100", *TINY]
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    run_cli("train", "--preset", "faces64", "--data", faces32_rgba, "--epochs", "2", "--out", ref, *opts)
+    run_cli("train", "--preset", "faces64", "--data", faces32_rgba, "--epochs", "1", "--out", part, *opts)
+    run_cli("train", "--resume", part, "--epochs", "2", "--quiet")
+    assert_same_training_state(ref, part, 2 * 7, nets=("G", "D", "G_ema"))
+
+    state = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    meta = json.loads((ref / "generator.json").read_text())
+    classes_of = state["image_classes"]
+    assert classes_of.tolist() == meta["image_classes"] and len(classes_of) == 111
+    assert meta["model"]["n_classes"] == 6 and [c["annotation"] for c in meta["classes"]] == [
+        f"cluster {k}" for k in range(6)]
+    sizes = torch.bincount(classes_of, minlength=6)
+    assert [len(c["members"].split("; ")) for c in meta["classes"]] == sizes.tolist()
+    assert "grinning face" in meta["classes"][0]["members"]         # image 0 (1F600) opens cluster 0
+    assert state["G"]["embed.weight"].shape[0] == 6
+
+    from emojigan.inference import load_generator
+
+    gen = load_generator(ref)
+    seeds = list(range(222))
+    labels = gen.default_labels(seeds)                                # training image k % 111's cluster
+    assert labels[:111] == classes_of.tolist() and labels[111:] == labels[:111]
+    a = gen.sample_tensor(seeds=[3, 4])
+    b = gen.sample_tensor(seeds=[3, 4], labels=[classes_of[3].item(), classes_of[4].item()])
+    assert a.shape == (2, 4, 32, 32) and torch.equal(a, b)
+
+    run_cli("generate", ref, "--label", "cluster 2", "--n", "2", "--separate", tmp_path / "c2")
+    assert sorted(p.name for p in (tmp_path / "c2").iterdir()) == ["class002-0000.png", "class002-0001.png"]
+    listing = run_cli("labels", ref).stdout.splitlines()
+    assert len(listing) == 6 and "cluster 0" in listing[0] and "grinning face" in listing[0]
+
+
+def test_label_fidelity_counts_a_clusters_members():
+    """For a cluster-conditioned model a sample is faithful when its nearest real emoji is in the asked cluster."""
+    from emojigan.metrics.fidelity import label_fidelity
+
+    real_feat = torch.tensor([[0.0, 0], [0, 1], [10, 0], [10, 1]])
+
+    class Gen:  # draws, for cluster c, an image whose features sit on that cluster's members
+        classes = [{"annotation": "cluster 0"}, {"annotation": "cluster 1"}]
+        image_classes = [0, 0, 1, 1]
+
+        def sample_tensor(self, seeds, labels):
+            return torch.tensor([[10.0 * y, 0.5] for y in labels])
+
+    s, arrays, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=3)
+    assert s["label_fidelity_top1"] == 1.0 and s["label_fidelity_chance"] == 0.5
+    Gen.image_classes = [1, 1, 0, 0]                                   # the same draws, clusters swapped
+    s, _, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=3)
+    assert s["label_fidelity_top1"] == 0.0 and arrays["label_fidelity_per_label"].shape == (2,)
