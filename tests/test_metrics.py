@@ -89,10 +89,12 @@ def test_verbatim_generator_is_all_copies(real_images):
     from emojigan.features import load_feature_space
 
     space = load_feature_space("openmoji")
-    fake = real_images[torch.randint(0, len(real_images), (300,), generator=torch.Generator().manual_seed(1))]
+    drawn = torch.randint(0, len(real_images), (300,), generator=torch.Generator().manual_seed(1))
+    fake = real_images[drawn]
     s, _ = compute_all(EvalData(real_images, fake, space(real_images), space(fake)),
                        ["kid", "precision_recall", "memorization", "image_stats"])
     assert s["copy_rate"] == 1.0 and s["ssim_nearest_mean"] > 0.999
+    assert s["ssim_coverage"] == len(set(drawn.tolist())) / len(real_images) < 1   # the emojis drawn, no others
     assert s["recall"] > 0.9 and s["precision"] == 1.0
     assert abs(s["edge_ratio"] - 1) < 0.1 and abs(s["noise_ratio"] - 1) < 0.15
     assert s["kid"] < 0.05
@@ -106,3 +108,4 @@ def test_noise_generator_scores_badly(real_images):
     s, _ = compute_all(EvalData(real_images, fake, space(real_images), space(fake)),
                        ["kid", "precision_recall", "memorization", "image_stats"])
     assert s["copy_rate"] == 0.0 and s["recall"] == 0.0 and s["noise_ratio"] > 3
+    assert s["ssim_coverage"] < 0.5                # noise is nearest to a few emojis, not to each

@@ -75,6 +75,8 @@ def _memorization(d: EvalData):
     order = torch.argsort(s, descending=True)
     return ({"ssim_nearest_mean": float(s.mean()), "ssim_nearest_max": float(s.max()),
              "copy_rate": float((s >= COPY_SSIM).double().mean()),
+             # feature-free coverage: the share of real emojis that are some sample's nearest by SSIM
+             "ssim_coverage": len(set(s_idx.tolist())) / len(d.real),
              "pixel_nearest_mean": float(pix.mean()), "feature_nearest_mean": float(feat.mean()),
              "nearest_agreement_pixel_feature": float((pix_idx == feat_idx).double().mean())},
             {"ssim_nearest": s.numpy(), "ssim_nearest_index": s_idx.numpy(),

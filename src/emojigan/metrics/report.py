@@ -15,6 +15,7 @@ SUMMARY = [  # key, label, how to read it
     ("fid", "FID (reference)", "biased with ~100 real images; compare runs, not papers"),
     ("precision", "precision (k=3)", "share of samples that look like some real emoji"),
     ("recall", "recall (k=3)", "share of real emojis the samples cover"),
+    ("ssim_coverage", "SSIM coverage", "share of real emojis that are some sample's nearest by SSIM (no features)"),
     ("copy_rate", "copy rate", "share of samples with nearest-training SSIM >= 0.95"),
     ("ssim_nearest_mean", "mean nearest-training SSIM", "the report's SSIM figure, at the evaluated checkpoint"),
     ("label_fidelity_top1", "label fidelity (top-1)", "conditional: share of samples whose nearest real emoji is the asked one"),
