@@ -232,3 +232,35 @@ def test_faces64_options_train_log_and_resume_exactly(faces32_rgba, tmp_path):
     run_cli("generate", ref, "--n", "2", "--separate", tmp_path / "g")        # the export rebuilds SLE + attention
     from PIL import Image
     assert Image.open(tmp_path / "g" / "seed0001.png").mode == "RGBA"
+
+
+def test_radial_spectrum_and_spectral_loss():
+    from emojigan.training.step import radial_log_spectrum, spectral_loss
+
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.linspace(-1, 1, 32).expand(4, 3, 32, 32).clone()        # a ramp: power at low radii only
+    speckled = (smooth + 0.3 * torch.randn(4, 3, 32, 32, generator=g)).clamp(-1, 1)
+    s, n = radial_log_spectrum(smooth), radial_log_spectrum(speckled)
+    assert s.shape == (4, 16) and torch.isfinite(s).all()
+    assert (n[:, 8:] > s[:, 8:] + 5).all()                                # speckle = high-frequency power
+    rgba = torch.cat([smooth, -torch.ones(4, 1, 32, 32)], dim=1)          # fully transparent: black, no power
+    assert radial_log_spectrum(rgba).max() < -15
+    assert float(spectral_loss(smooth, smooth)) == 0.0
+    fake = speckled.clone().requires_grad_(True)
+    real = smooth.clone().requires_grad_(True)
+    loss = spectral_loss(fake, real)
+    loss.backward()
+    assert loss > 1 and fake.grad.abs().sum() > 0 and real.grad is None   # only G's images get the gradient
+
+
+def test_spectral_term_is_in_the_g_step_only():
+    real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
+    plain, spec = _gan(), _gan(spectral=1.0)
+    a, b = plain.step(real, z), spec.step(real, z)
+    assert torch.equal(a[:2], b[:2])             # same D update; logged loss_g is the adversarial part
+    assert torch.equal(plain.D.state_dict()["net.0.weight"], spec.D.state_dict()["net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], spec.G.state_dict()["net.0.weight"])
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.spectral -1.0 is out of range"):
+        resolve("cond128", None, [("train.spectral", "-1")])

@@ -244,7 +244,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
-                  r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking)
+                  r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
+                  spectral=t.spectral)
     G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 

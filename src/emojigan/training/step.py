@@ -17,6 +17,29 @@ from torch import nn
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon")
 
 
+def radial_log_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N, H // 2) mean log power at each integer spatial frequency radius
+    (the azimuthal average of Durall et al. 2020), of the grey image as it looks (RGBA over black)."""
+    x = x.float()
+    x = (x[:, :3] + 1) / 2 * ((x[:, 3:4] + 1) / 2) if x.shape[1] == 4 else (x + 1) / 2
+    power = torch.fft.fftshift(torch.fft.fft2(x.mean(dim=1)), dim=(-2, -1)).abs().square()
+    h, w = power.shape[-2:]
+    yy, xx = torch.meshgrid(torch.arange(h, device=x.device) - h // 2, torch.arange(w, device=x.device) - w // 2,
+                            indexing="ij")
+    radius = (yy.square() + xx.square()).float().sqrt().round().long().flatten()
+    keep = radius < h // 2
+    bins = torch.zeros(x.shape[0], h // 2, device=x.device).index_add_(1, radius[keep],
+                                                                      torch.log(power.flatten(1)[:, keep] + 1e-8))
+    return bins / torch.bincount(radius[keep], minlength=h // 2).clamp(min=1)
+
+
+def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Squared gap between the batch-mean radial log spectra of fakes and reals (Durall et al. 2020, "Watch
+    your up-convolution"): G pays for high-frequency energy, such as speckle, that the real emojis lack. It
+    compares the two batches' spectra, not images, so it asks for no particular image."""
+    return (radial_log_spectrum(fake).mean(0) - radial_log_spectrum(real).mean(0).detach()).square().mean()
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
@@ -28,7 +51,8 @@ class GANStep:
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
                  fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
-                 d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0):
+                 d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
+                 spectral: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -38,6 +62,7 @@ class GANStep:
         self.loss, self.r1_gamma = loss, r1_gamma
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
         self.mode_seeking = mode_seeking  # MSGAN weight (0 = off)
+        self.spectral = spectral  # weight of the spectral loss in the G step (0 = off)
         # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
         self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
 
@@ -103,6 +128,8 @@ class GANStep:
         total_g = loss_g
         if self.mode_seeking > 0 and fake.shape[0] >= 2:  # logged loss_g stays the adversarial part
             total_g = loss_g + self.mode_seeking * self.mode_seeking_loss(fake, z)
+        if self.spectral > 0:
+            total_g = total_g + self.spectral * spectral_loss(fake, real)
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
         total_g.backward()
