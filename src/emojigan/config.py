@@ -48,7 +48,8 @@ class ModelConfig:
     d_mbstd: bool = False       # D sees the batch's feature standard deviation (ProGAN), against mode collapse
     d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
     clusters: int = 0           # conditional models: 0 = one class per training image (the report); K = one class
-                                # per cluster of look-alike training images (self-conditioned GAN), drawn by share
+                                # per cluster of look-alike training images (self-conditioned GAN), drawn by share.
+                                # 12 on faces64 collapsed inside each cluster (docs/RESULTS.md); off in every preset
 
 
 @dataclass
