@@ -235,17 +235,20 @@ def test_faces64_options_train_log_and_resume_exactly(faces32_rgba, tmp_path):
 
 
 def test_radial_spectrum_and_spectral_loss():
-    from emojigan.training.step import radial_log_spectrum, spectral_loss
+    from emojigan.training.step import radial_spectrum, spectral_loss
 
     g = torch.Generator().manual_seed(0)
-    smooth = torch.linspace(-1, 1, 32).expand(4, 3, 32, 32).clone()        # a ramp: power at low radii only
+    wave = torch.cos(torch.arange(32) * 2 * torch.pi / 32)                # one period: power at radii 0 and 1
+    smooth = wave.expand(4, 3, 32, 32).clone()
     speckled = (smooth + 0.3 * torch.randn(4, 3, 32, 32, generator=g)).clamp(-1, 1)
-    s, n = radial_log_spectrum(smooth), radial_log_spectrum(speckled)
-    assert s.shape == (4, 16) and torch.isfinite(s).all()
-    assert (n[:, 8:] > s[:, 8:] + 5).all()                                # speckle = high-frequency power
-    rgba = torch.cat([smooth, -torch.ones(4, 1, 32, 32)], dim=1)          # fully transparent: black, no power
-    assert radial_log_spectrum(rgba).max() < -15
+    s, n = radial_spectrum(smooth), radial_spectrum(speckled)
+    assert s.shape == (4, 16) and torch.allclose(s.sum(dim=1), torch.ones(4)) and (s >= 0).all()
+    assert (s[:, 2:] < 1e-12).all() and (n[:, 8:] > 1e-6).all()         # speckle = high-frequency power
+    assert torch.allclose(radial_spectrum((smooth + 1) * 0.5 - 1), s, atol=1e-6)  # darker, same shape
     assert float(spectral_loss(smooth, smooth)) == 0.0
+    blank = torch.cat([smooth, -torch.ones(4, 1, 32, 32)], dim=1)         # fully transparent: no power at all
+    opaque = torch.cat([smooth, torch.ones(4, 1, 32, 32)], dim=1)
+    assert spectral_loss(blank, opaque) > 30                              # a blank image is no way out
     fake = speckled.clone().requires_grad_(True)
     real = smooth.clone().requires_grad_(True)
     loss = spectral_loss(fake, real)

@@ -17,9 +17,10 @@ from torch import nn
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon")
 
 
-def radial_log_spectrum(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) images in [-1, 1] -> (N, H // 2) mean log power at each integer spatial frequency radius
-    (the azimuthal average of Durall et al. 2020), of the grey image as it looks (RGBA over black)."""
+def radial_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N, H // 2) each image's power spectrum averaged over rings of equal
+    spatial frequency (the azimuthal average of Durall et al. 2020), as a share of its total power; of the
+    grey image as it looks (RGBA over black)."""
     x = x.float()
     x = (x[:, :3] + 1) / 2 * ((x[:, 3:4] + 1) / 2) if x.shape[1] == 4 else (x + 1) / 2
     power = torch.fft.fftshift(torch.fft.fft2(x.mean(dim=1)), dim=(-2, -1)).abs().square()
@@ -28,16 +29,18 @@ def radial_log_spectrum(x: torch.Tensor) -> torch.Tensor:
                             indexing="ij")
     radius = (yy.square() + xx.square()).float().sqrt().round().long().flatten()
     keep = radius < h // 2
-    bins = torch.zeros(x.shape[0], h // 2, device=x.device).index_add_(1, radius[keep],
-                                                                      torch.log(power.flatten(1)[:, keep] + 1e-8))
-    return bins / torch.bincount(radius[keep], minlength=h // 2).clamp(min=1)
+    rings = torch.zeros(x.shape[0], h // 2, device=x.device).index_add_(1, radius[keep], power.flatten(1)[:, keep])
+    rings = rings / torch.bincount(radius[keep], minlength=h // 2).clamp(min=1)
+    return rings / (rings.sum(dim=1, keepdim=True) + 1e-8)
 
 
 def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Squared gap between the batch-mean radial log spectra of fakes and reals (Durall et al. 2020, "Watch
-    your up-convolution"): G pays for high-frequency energy, such as speckle, that the real emojis lack. It
-    compares the two batches' spectra, not images, so it asks for no particular image."""
-    return (radial_log_spectrum(fake).mean(0) - radial_log_spectrum(real).mean(0).detach()).square().mean()
+    """Squared gap between the log batch-mean spectra (`radial_spectrum`) of fakes and reals (after Durall
+    et al. 2020, "Watch your up-convolution"): G pays for a share of high-frequency power, such as speckle,
+    that the real emojis lack. It compares the two batches' spectra, not images, so it asks for no particular
+    image; shares of total power make it blind to brightness and keep a blank image from scoring well."""
+    f, r = radial_spectrum(fake).mean(0), radial_spectrum(real).mean(0).detach()
+    return (torch.log(f + 1e-8) - torch.log(r + 1e-8)).square().mean()
 
 
 class GANStep:
