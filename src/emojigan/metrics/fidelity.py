@@ -16,7 +16,8 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     `gen.image_classes[i]`: a sample counts when its nearest real emoji belongs to the asked class.
     Returns scalars, arrays (per-label top-1) and the samples (label-major) for the worst-labels grid."""
     n_classes = len(gen.classes)
-    class_of = torch.tensor(gen.image_classes) if gen.image_classes else torch.arange(len(real_feat))
+    image_classes = getattr(gen, "image_classes", None)  # cluster-conditioned models only
+    class_of = torch.tensor(image_classes) if image_classes else torch.arange(len(real_feat))
     labels = [y for y in range(n_classes) for _ in range(per_label)]
     seeds = [seed + k for _ in range(n_classes) for k in range(per_label)]
     fake = gen.sample_tensor(seeds=seeds, labels=labels)
