@@ -62,6 +62,16 @@ def tiny_rgba_run(tmp_path_factory, faces32_rgba) -> Path:
     return out
 
 
+def train_split_and_resumed(tmp_path: Path, epochs: int, *args) -> tuple[Path, Path]:
+    """The same `emojigan train ARGS` run twice: `ref` straight through `epochs`, `part` stopped halfway and
+    resumed to `epochs`; returns (ref, part)."""
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    run_cli("train", *args, "--epochs", epochs, "--out", ref)
+    run_cli("train", *args, "--epochs", epochs // 2, "--out", part)
+    run_cli("train", "--resume", part, "--epochs", epochs, "--quiet")
+    return ref, part
+
+
 def assert_same_training_state(run_a: Path, run_b: Path, steps: int, nets=("G", "D")) -> None:
     """Two runs' latest training states are at `steps` and hold bit-identical networks."""
     a = torch.load(run_a / "checkpoints" / "latest.pt", weights_only=True)

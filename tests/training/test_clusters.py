@@ -7,7 +7,7 @@ import torch
 from emojigan.config import resolve
 from emojigan.data.clusters import cluster_features, cluster_images
 from emojigan.errors import UserError
-from tests.conftest import TINY, assert_same_training_state, run_cli
+from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
 
 def test_cluster_features_finds_separated_groups_and_numbers_by_first_member():
@@ -47,10 +47,7 @@ def test_clustered_run_classes_sampling_and_exact_resume(faces32_rgba, tmp_path)
     opts = ["--set", "model.arch=cdcgan", "--set", "model.clusters=6", "--set", "train.diffaugment=translation",
             "--set", "train.ema=0.9", "--background", "transparent", "--checkpoint-every", "1",
             "--sample-every", "100", *TINY]
-    ref, part = tmp_path / "ref", tmp_path / "part"
-    run_cli("train", "--preset", "faces64", "--data", faces32_rgba, "--epochs", "2", "--out", ref, *opts)
-    run_cli("train", "--preset", "faces64", "--data", faces32_rgba, "--epochs", "1", "--out", part, *opts)
-    run_cli("train", "--resume", part, "--epochs", "2", "--quiet")
+    ref, part = train_split_and_resumed(tmp_path, 2, "--preset", "faces64", "--data", faces32_rgba, *opts)
     assert_same_training_state(ref, part, 2 * 7, nets=("G", "D", "G_ema"))
 
     state = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)

@@ -10,7 +10,7 @@ from emojigan.models import build
 from emojigan.training.augment import diff_augment
 from emojigan.training.ema import make_ema
 from emojigan.training.step import GANStep, make_optimizers
-from tests.conftest import TINY, assert_same_training_state, run_cli
+from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
 POLICY = "color,translation,cutout"
 
@@ -72,10 +72,7 @@ def test_ema_update_rule_warm_up_and_buffers():
 def test_run_with_ema_and_diffaugment_exports_ema_and_resumes_exactly(faces32, tmp_path):
     opts = ["--set", "train.ema=0.9", "--set", f"train.diffaugment={POLICY}", "--checkpoint-every", "2",
             "--sample-every", "100", *TINY]
-    ref, part = tmp_path / "ref", tmp_path / "part"
-    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "4", "--out", ref, *opts)
-    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "2", "--out", part, *opts)
-    run_cli("train", "--resume", part, "--epochs", "4", "--quiet")
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32, *opts)
     assert_same_training_state(ref, part, 4 * 7, nets=("G", "D", "G_ema"))
     a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
     exported = load_file(ref / "generator.safetensors")
@@ -217,10 +214,7 @@ def test_faces64_options_train_log_and_resume_exactly(faces32_rgba, tmp_path):
             "--set", f"train.diffaugment={POLICY}", "--set", "train.ada_target=0.6", "--set", "train.ada_kimg=0.05",
             "--set", "train.ema=0.9", "--checkpoint-every", "2", "--sample-every", "100", "--background",
             "transparent", *TINY]
-    ref, part = tmp_path / "ref", tmp_path / "part"
-    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--epochs", "4", "--out", ref, *opts)
-    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--epochs", "2", "--out", part, *opts)
-    run_cli("train", "--resume", part, "--epochs", "4", "--quiet")
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32_rgba, *opts)
     assert_same_training_state(ref, part, 4 * 7, nets=("G", "D", "G_ema"))
     rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]

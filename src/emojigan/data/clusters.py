@@ -37,7 +37,5 @@ def cluster_images(x: torch.Tensor, k: int, seed: int = 0, device: str | torch.d
     """(N, C, H, W) images in [-1, 1] -> (N,) cluster of each, in the shipped OpenMoji feature space."""
     from ..features import load_feature_space
 
-    if not 1 <= k <= len(x):
-        raise UserError(f"model.clusters {k}: the training set has {len(x)} images; choose between 1 and {len(x)}")
     space = load_feature_space("openmoji", device=device)
     return cluster_features(space(x.to(device)).cpu(), k, seed)

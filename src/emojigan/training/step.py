@@ -8,6 +8,7 @@ the whole step replayed as a CUDA graph (`GraphedStep`), which removes the kerne
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 
 import torch
@@ -17,20 +18,28 @@ from torch import nn
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon")
 
 
+@functools.lru_cache(maxsize=8)
+def _rings(h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For an h x w centred spectrum: which pixels lie within radius h // 2, their integer radius, and the
+    pixel count of each ring (built once per image size, not at every step)."""
+    yy, xx = torch.meshgrid(torch.arange(h, device=device) - h // 2, torch.arange(w, device=device) - w // 2,
+                            indexing="ij")
+    radius = (yy.square() + xx.square()).float().sqrt().round().long().flatten()
+    keep = radius < h // 2
+    return keep, radius[keep], torch.bincount(radius[keep], minlength=h // 2).clamp(min=1)
+
+
 def radial_spectrum(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) images in [-1, 1] -> (N, H // 2) each image's power spectrum averaged over rings of equal
     spatial frequency (the azimuthal average of Durall et al. 2020), as a share of its total power; of the
     grey image as it looks (RGBA over black)."""
-    x = x.float()
-    x = (x[:, :3] + 1) / 2 * ((x[:, 3:4] + 1) / 2) if x.shape[1] == 4 else (x + 1) / 2
-    power = torch.fft.fftshift(torch.fft.fft2(x.mean(dim=1)), dim=(-2, -1)).abs().square()
+    from ..metrics.image_stats import rgb01
+
+    power = torch.fft.fftshift(torch.fft.fft2(rgb01(x).mean(dim=1)), dim=(-2, -1)).abs().square()
     h, w = power.shape[-2:]
-    yy, xx = torch.meshgrid(torch.arange(h, device=x.device) - h // 2, torch.arange(w, device=x.device) - w // 2,
-                            indexing="ij")
-    radius = (yy.square() + xx.square()).float().sqrt().round().long().flatten()
-    keep = radius < h // 2
-    rings = torch.zeros(x.shape[0], h // 2, device=x.device).index_add_(1, radius[keep], power.flatten(1)[:, keep])
-    rings = rings / torch.bincount(radius[keep], minlength=h // 2).clamp(min=1)
+    keep, radius, counts = _rings(h, w, x.device)
+    rings = torch.zeros(x.shape[0], h // 2, device=x.device).index_add_(1, radius, power.flatten(1)[:, keep])
+    rings = rings / counts
     return rings / (rings.sum(dim=1, keepdim=True) + 1e-8)
 
 
