@@ -63,6 +63,7 @@ class TrainConfig:
     loss: str = "bce"           # bce (the report's non-saturating binary cross-entropy) | hinge
     r1_gamma: float = 0.0       # R1 gradient penalty on real images, gamma / 2 * E|grad D(x)|^2; 0 = off
     mode_seeking: float = 0.0   # MSGAN weight: G also minimises w / (mean|G(z1)-G(z2)| / mean|z1-z2|) over batch halves; 0 = off
+    lecam: float = 0.0          # LeCam regularization of D toward the moving averages of its outputs (Tseng 2021); 0 = off
     spectral: float = 0.0       # G also minimises w * the gap between fake and real radial log spectra (Durall 2020); 0 = off
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
     fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
@@ -164,6 +165,8 @@ class Config:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         if not 0 <= t.mode_seeking <= 100:
             raise UserError(f"train.mode_seeking {t.mode_seeking} is out of range; it must be between 0 and 100 (0 = off)")
+        if not 0 <= t.lecam <= 1000:
+            raise UserError(f"train.lecam {t.lecam} is out of range; it must be between 0 and 1000 (0 = off)")
         if not 0 <= t.spectral <= 1000:
             raise UserError(f"train.spectral {t.spectral} is out of range; it must be between 0 and 1000 (0 = off)")
         if t.mode_seeking and t.batch_size < 2:

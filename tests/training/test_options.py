@@ -9,7 +9,7 @@ from emojigan.errors import UserError
 from emojigan.models import build
 from emojigan.training.augment import diff_augment
 from emojigan.training.ema import make_ema
-from emojigan.training.step import GANStep, make_optimizers
+from emojigan.training.step import STATS, GANStep, make_optimizers
 from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
 POLICY = "color,translation,cutout"
@@ -255,9 +255,44 @@ def test_spectral_term_is_in_the_g_step_only():
     plain, spec = _gan(), _gan(spectral=1.0)
     a, b = plain.step(real, z), spec.step(real, z)
     assert torch.equal(a[:2], b[:2])             # same D update; logged loss_g is the adversarial part
+    assert float(a[STATS.index("loss_spectral")]) == 0 and float(b[STATS.index("loss_spectral")]) > 0
     assert torch.equal(plain.D.state_dict()["net.0.weight"], spec.D.state_dict()["net.0.weight"])
     assert not torch.equal(plain.G.state_dict()["net.0.weight"], spec.G.state_dict()["net.0.weight"])
     from emojigan.config import resolve
 
     with pytest.raises(UserError, match="train.spectral -1.0 is out of range"):
         resolve("cond128", None, [("train.spectral", "-1")])
+
+
+def test_lecam_loss_values_and_moving_averages():
+    gan = _gan(lecam=0.3)
+    assert torch.equal(gan.lecam_ema, torch.zeros(2))
+    d_real, d_fake = torch.tensor([2.0, 4.0]), torch.tensor([-1.0, -3.0])
+    loss = gan.lecam_loss(d_real, d_fake)
+    assert torch.allclose(gan.lecam_ema, torch.tensor([0.03, -0.02]))     # 0.99 * 0 + 0.01 * (3, -2)
+    # relu(d_real - ema_fake)^2: (2.02^2 + 4.02^2) / 2; relu(ema_real - d_fake)^2: (1.03^2 + 3.03^2) / 2
+    assert float(loss) == pytest.approx((2.02**2 + 4.02**2) / 2 + (1.03**2 + 3.03**2) / 2, rel=1e-5)
+    gan.lecam_ema.copy_(torch.tensor([0.0, 0.0]))
+    inside = gan.lecam_loss(torch.tensor([-1.0]), torch.tensor([1.0]))   # real below, fake above the history
+    assert float(inside) == 0.0
+
+
+def test_lecam_term_is_in_the_d_step_and_resumes_exactly(faces32, tmp_path):
+    real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
+    plain, reg = _gan(), _gan(lecam=1.0)
+    a, b = plain.step(real, z), reg.step(real, z)
+    assert not torch.equal(a[0], b[0])           # logged loss_d includes the penalty
+    assert not torch.equal(plain.D.state_dict()["net.0.weight"], reg.D.state_dict()["net.0.weight"])
+    assert reg.lecam_ema.abs().sum() > 0 and plain.lecam_ema.abs().sum() == 0
+    opts = ["--set", "train.lecam=0.3", "--checkpoint-every", "2", "--sample-every", "100", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32, *opts)
+    assert_same_training_state(ref, part, 4 * 7)
+    sa = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    sb = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    assert torch.equal(sa["lecam_ema"], sb["lecam_ema"]) and sa["lecam_ema"].abs().sum() > 0
+    rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+    assert all(r["loss_lecam"] > 0 and "loss_spectral" not in r and "loss_recon" not in r for r in rows)
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.lecam -1.0 is out of range"):
+        resolve("faces64", None, [("train.lecam", "-1")])

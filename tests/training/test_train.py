@@ -95,6 +95,16 @@ def test_resume_with_a_new_learning_rate(tiny_run, tmp_path):
     assert cfg["train"]["lr_g"] == 1e-5 and cfg["resumes"][0]["epoch"] == 3
 
 
+def test_resume_with_another_network_is_refused_in_one_line(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    p = run_cli("train", "--resume", run, "--epochs", "4", "--set", "model.attention=true", "--quiet", check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "model.attention False -> True" in p.stderr and "train a new run" in p.stderr
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before      # nothing written
+
+
 def test_resume_finished_run_is_noop(tiny_run, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(tiny_run, copy)

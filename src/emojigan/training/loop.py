@@ -53,6 +53,19 @@ def class_list(data: ImageSet, image_classes: torch.Tensor | None = None) -> lis
     return out
 
 
+def check_same_model(out: Path, state: dict, cfg: Config) -> None:
+    """A resumed run keeps its network: one clear line, not a state-dict shape error, when `--set model.*`
+    or a changed data size or background asks for another one."""
+    old = state.get("config", {})
+    changed = [f"model.{k} {v!r} -> {getattr(cfg.model, k)!r}" for k, v in old.get("model", {}).items()
+               if hasattr(cfg.model, k) and getattr(cfg.model, k) != v]
+    changed += [f"data.{k} {old['data'][k]!r} -> {getattr(cfg.data, k)!r}" for k in ("size", "background")
+                if k in old.get("data", {}) and getattr(cfg.data, k) != old["data"][k]]
+    if changed:
+        raise UserError(f"{out} was trained with other model settings ({'; '.join(changed)}); a resumed run "
+                        f"keeps its network and images; train a new run (--out) for these settings")
+
+
 def image_classes_for(cfg: Config, data: ImageSet, state: dict | None) -> torch.Tensor | None:
     """The class of each training image when `model.clusters` groups them (kept in the training state, so a
     resumed run trains the same classes); None for one class per image."""
@@ -154,6 +167,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     runlib.check_run_dir(out, resume, overwrite)
     dist_.barrier()  # no rank creates anything before every rank has checked
     state = load_state(out / runlib.STATE_NAME) if resume else None
+    if state is not None:
+        check_same_model(out, state, cfg)
     data = runlib.load_dataset(cfg, progress and main)
     evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every and main else None
     if not resume and main:
@@ -245,7 +260,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
-                  spectral=t.spectral)
+                  spectral=t.spectral, lecam=t.lecam)
+    if state is not None and "lecam_ema" in state:
+        gan.lecam_ema.copy_(state["lecam_ema"])
     G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 
@@ -273,8 +290,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         if not all(math.isfinite(v) for v in vals):
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
-        if m.d_recon <= 0:
-            del row["loss_recon"]
+        for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral)):
+            if not on:
+                del row[key]
         if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks
             row["ada_p"] = round(ada.update(vals[STATS.index("d_sign")], acc_images * dist_.world_size), 5)
         if log:
@@ -292,6 +310,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 "opt_D": opt_D.state_dict(), "noise_rng": rngs if dist_.enabled else rngs[0],
                 **({"G_ema": ema.state_dict()} if ema is not None else {}),
                 **({"ada_p": float(ada.p)} if ada is not None else {}),
+                **({"lecam_ema": gan.lecam_ema.cpu()} if t.lecam else {}),
                 **({"image_classes": image_classes} if image_classes is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})

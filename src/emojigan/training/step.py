@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 
-STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon")
+STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral")
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,7 +55,7 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
-    D's reconstruction loss) as one device tensor (`STATS` names them).
+    D's reconstruction loss, the LeCam and spectral terms before their weights) as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces."""
@@ -64,7 +64,7 @@ class GANStep:
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
                  fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
-                 spectral: float = 0.0):
+                 spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -75,6 +75,10 @@ class GANStep:
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
         self.mode_seeking = mode_seeking  # MSGAN weight (0 = off)
         self.spectral = spectral  # weight of the spectral loss in the G step (0 = off)
+        # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
+        # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
+        self.lecam, self.lecam_decay = lecam, lecam_decay
+        self.lecam_ema = torch.zeros(2, device=next(G.parameters()).device)
         # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
         self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
 
@@ -98,6 +102,15 @@ class GANStep:
                  / (z[:h] - z[h:2 * h]).float().abs().mean())
         return 1 / (ratio + 1e-5)
 
+    def lecam_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        """LeCam regularization: E[relu(D(x) - ema_fake)^2] + E[relu(ema_real - D(G(z)))^2], with the moving
+        averages first updated by this batch (decay 0.99, as in the paper). It bounds how far D can push real
+        and fake logits apart, the overfitting of D on a small dataset."""
+        with torch.no_grad():
+            self.lecam_ema.lerp_(torch.stack([d_real.mean(), d_fake.mean()]), 1 - self.lecam_decay)
+        ema_real, ema_fake = self.lecam_ema[0], self.lecam_ema[1]
+        return torch.relu(d_real - ema_fake).square().mean() + torch.relu(ema_real - d_fake).square().mean()
+
     def _autocast(self, device: torch.device):
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
@@ -111,6 +124,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
+        lecam = spec = rec  # the regularizers' unweighted values, logged when they are on
         with self._autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -122,6 +136,9 @@ class GANStep:
                 d_real = D(real_in, *d_real_args)
             d_real, d_fake = d_real.float(), D(aug(fake.detach()), *g_args).float()
         loss_d = self.d_loss(d_real, d_fake)
+        if self.lecam > 0:
+            lecam = self.lecam_loss(d_real, d_fake)
+            loss_d = loss_d + self.lecam * lecam
         if self.d_recon > 0:
             loss_d = loss_d + self.d_recon * rec.float()
         if r1:  # R1: penalise D's gradient on (augmented) real images
@@ -141,7 +158,8 @@ class GANStep:
         if self.mode_seeking > 0 and fake.shape[0] >= 2:  # logged loss_g stays the adversarial part
             total_g = loss_g + self.mode_seeking * self.mode_seeking_loss(fake, z)
         if self.spectral > 0:
-            total_g = total_g + self.spectral * spectral_loss(fake, real)
+            spec = spectral_loss(fake, real)
+            total_g = total_g + self.spectral * spec
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
         total_g.backward()
@@ -150,7 +168,7 @@ class GANStep:
             p.requires_grad_(True)
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
-                                torch.sign(d_real).mean(), rec.float()])
+                                torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float()])
 
 
 class GraphedStep:
@@ -170,7 +188,7 @@ class GraphedStep:
         g = self.gan
         opt = [{p: {k: v.clone() for k, v in st.items() if torch.is_tensor(v)} for p, st in o.state.items()}
                for o in (g.opt_G, g.opt_D)]
-        return copy.deepcopy(g.G.state_dict()), copy.deepcopy(g.D.state_dict()), opt
+        return copy.deepcopy(g.G.state_dict()), copy.deepcopy(g.D.state_dict()), opt, g.lecam_ema.clone()
 
     def _restore(self, saved):
         """In place: the captured graph holds the addresses of every parameter, buffer and Adam state."""
@@ -183,6 +201,7 @@ class GraphedStep:
                     for k, v in st.items():
                         if torch.is_tensor(v):
                             v.copy_(st_saved[p][k]) if p in st_saved else v.zero_()
+            g.lecam_ema.copy_(saved[3])
 
     def _capture(self, *inputs: torch.Tensor):
         g = self.gan
