@@ -46,6 +46,8 @@ class ModelConfig:
     sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
     d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
     d_mbstd: bool = False       # D sees the batch's feature standard deviation (ProGAN), against mode collapse
+    d_pack: int = 1             # PacGAN (Lin et al. 2018): D judges packs of this many images at once, stacked on
+                                # the channels, so a batch of look-alikes is easier to call fake; 1 = off
     d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
     clusters: int = 0           # conditional models: 0 = one class per training image (the report); K = one class
                                 # per cluster of look-alike training images (self-conditioned GAN), drawn by share.
@@ -185,6 +187,8 @@ class Config:
             raise UserError(f"train.ada_kimg {t.ada_kimg} is out of range; it must be in (0, 1000000]")
         if not 0 <= m.d_recon <= 100:
             raise UserError(f"model.d_recon {m.d_recon} is out of range; it must be between 0 and 100 (0 = off)")
+        if not 1 <= m.d_pack <= 8:
+            raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
         if m.d_recon and self.data.size < 32:
             raise UserError("model.d_recon needs images of at least 32x32")
         if t.eval_features not in ("openmoji", "inception"):
@@ -193,6 +197,8 @@ class Config:
 
         if m.arch not in ARCHS:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
+        if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):
+            raise UserError("model.d_pack works with the unconditional dcgan without model.d_recon")
         if m.clusters and not ARCHS[m.arch][2]:
             raise UserError(f"model.clusters conditions on clusters of the training images; it needs a conditional "
                             f"model.arch (cdcgan), not '{m.arch}'")

@@ -127,3 +127,30 @@ def test_minibatch_std_sees_batch_variety():
                      d_cond="projection")
         x = torch.randn(5, 3, 32, 32)
         assert (D(x, torch.tensor([0, 1, 2, 0, 1])) if cond else D(x)).shape == (5,)
+
+
+def test_packed_discriminator_judges_consecutive_images_together():
+    torch.manual_seed(0)
+    D = Discriminator(size=32, channels=4, base=8, max_channels=32, pack=2).eval()
+    assert D.net[0].in_channels == 8                                        # two RGBA images stacked
+    x = torch.randn(5, 4, 32, 32)
+    out = D(x)
+    assert out.shape == (2,)                                               # the fifth image is left out
+    assert torch.allclose(out, D(x[:4]))
+    swapped = x[[0, 1, 3, 2]]                                              # only the second pack changes
+    assert torch.allclose(D(swapped)[0], out[0]) and not torch.allclose(D(swapped)[1], out[1])
+    y = x.clone().requires_grad_(True)
+    D(y).sum().backward()
+    assert y.grad[:4].abs().sum() > 0 and y.grad[4].abs().sum() == 0
+    with pytest.raises(ValueError, match="no self-supervised decoders"):
+        Discriminator(size=32, channels=3, base=8, max_channels=32, pack=2, recon=True)
+
+
+@pytest.mark.parametrize("sets, words", [([("model.d_pack", "0")], "model.d_pack 0 is out of range"),
+                                         ([("model.d_pack", "2")], "unconditional dcgan")])
+def test_pack_option_checks(sets, words):
+    from emojigan.config import resolve
+    from emojigan.errors import UserError
+
+    with pytest.raises(UserError, match=words):
+        resolve("cond128" if sets[0][1] == "2" else "faces64", None, sets)

@@ -296,3 +296,14 @@ def test_lecam_term_is_in_the_d_step_and_resumes_exactly(faces32, tmp_path):
 
     with pytest.raises(UserError, match="train.lecam -1.0 is out of range"):
         resolve("faces64", None, [("train.lecam", "-1")])
+
+
+def test_packed_d_run_trains_and_resumes_exactly(faces32, tmp_path):
+    opts = ["--set", "model.d_pack=2", "--set", f"train.diffaugment={POLICY}", "--checkpoint-every", "2",
+            "--sample-every", "100", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32, *opts)
+    assert_same_training_state(ref, part, 4 * 7)
+    state = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["D"]["net.0.weight"].shape[1] == 6                        # pairs of RGB images
+    run_cli("generate", ref, "--n", "2", "--separate", tmp_path / "g")
+    assert len(list((tmp_path / "g").glob("*.png"))) == 2

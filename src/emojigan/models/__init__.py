@@ -21,7 +21,8 @@ def build_generator(arch: str, size: int, channels: int, z_dim: int, g_base: int
 
 def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: int, max_channels: int,
           n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch", attention: bool = False,
-          sle: bool = False, d_recon: bool = False, d_cond: str = "concat", d_mbstd: bool = False):
+          sle: bool = False, d_recon: bool = False, d_cond: str = "concat", d_mbstd: bool = False,
+          d_pack: int = 1):
     _, D_cls, cond = ARCHS[arch]
     G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim, attention, sle)
     if cond:
@@ -29,7 +30,7 @@ def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: 
                   recon=d_recon, cond=d_cond, mbstd=d_mbstd)
     else:
         D = D_cls(size=size, channels=channels, base=d_base, max_channels=max_channels, norm=d_norm,
-                  attention=attention, recon=d_recon, mbstd=d_mbstd)
+                  attention=attention, recon=d_recon, mbstd=d_mbstd, pack=d_pack)
     return G, D
 
 
@@ -44,7 +45,8 @@ def build_from_config(model, size: int, channels: int, n_classes: int = 0):
     m = {**(model if isinstance(model, dict) else vars(model)), "n_classes": n_classes}
     return build(m["arch"], size, channels, m["z_dim"], m["g_base"], m["d_base"], m["max_channels"],
                  **_g_options(m), d_norm=m.get("d_norm", "batch"), d_recon=m.get("d_recon", 0) > 0,
-                 d_cond=m.get("d_cond", "concat"), d_mbstd=m.get("d_mbstd", False))
+                 d_cond=m.get("d_cond", "concat"), d_mbstd=m.get("d_mbstd", False),
+                 d_pack=m.get("d_pack", 1))
 
 
 def generator_from_config(model: dict, size: int, channels: int):

@@ -98,11 +98,13 @@ class Discriminator(nn.Module):
 
     def __init__(self, size: int = 64, channels: int = 3, base: int = 64, max_channels: int = 512,
                  extra_channels: int = 0, norm: str = "batch", attention: bool = False, recon: bool = False,
-                 mbstd: bool = False):
+                 mbstd: bool = False, pack: int = 1):
         super().__init__()
         if norm not in ("batch", "spectral"):
             raise ValueError(f"unknown discriminator norm {norm!r}")
-        self.size, self.channels = size, channels
+        if pack > 1 and recon:
+            raise ValueError("a packed discriminator has no self-supervised decoders")
+        self.size, self.channels, self.pack = size, channels, pack
         spectral = norm == "spectral"
 
         def conv(c_in: int, c_out: int, stride: int, padding: int) -> nn.Module:
@@ -112,7 +114,7 @@ class Discriminator(nn.Module):
 
         side = size // 2
         c = channels_at(side, size, base, max_channels)
-        layers: list[nn.Module] = [conv(channels + extra_channels, c, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [conv((channels + extra_channels) * pack, c, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         if attention and side == attention_side(size):
             layers.append(SelfAttention(c, spectral))
         for _ in range(n_blocks(size) - 1):
@@ -161,9 +163,12 @@ class Discriminator(nn.Module):
                             to_side(pick_quadrant(img, part), side).float()))
 
     def forward(self, x: torch.Tensor, part: torch.Tensor | None = None):
-        """One real/fake logit per image, shape (N,). With `part` (a quadrant index 0-3 per image) and
+        """One real/fake logit per image, shape (N,) (per pack of `pack` images with PacGAN). With `part` (a quadrant index 0-3 per image) and
         `recon`, also the self-supervised reconstruction loss."""
         recon = part is not None and self.recon
+        if self.pack > 1:  # PacGAN: consecutive images stacked on the channels (a remainder short of a pack is left out)
+            n = x.shape[0] // self.pack * self.pack
+            x = x[:n].reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:])
         h, maps = self.trunk(x, keep_maps=recon)
         logits = self.head(h)
         return (logits, self.recon_loss(x, maps, part)) if recon else logits
