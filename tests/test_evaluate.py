@@ -1,5 +1,6 @@
 """`emojigan evaluate` and `emojigan compare` on a tiny run, and in-training evaluation, through the real CLI."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -96,3 +97,21 @@ def test_best_checkpoint_skips_evaluations_that_copy():
     assert not better_checkpoint({"kid": 0.1, "copy_rate": 0.08}, 0.2, 0.05)  # lower KID, but copies
     assert better_checkpoint({"kid": 0.1, "copy_rate": 0.05}, 0.2, 0.05)  # at the limit is allowed
     assert better_checkpoint({"kid": 5.0, "copy_rate": 0.0}, float("inf"), 0.0)
+
+
+def test_compare_reuses_current_evaluations_and_redoes_older_ones(tiny_run, tmp_path):
+    from emojigan.metrics.evaluate import METRICS_VERSION
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("eval-*"))
+    args = ("compare", run, "--n", "8", "--out", tmp_path / "cmp", "--quiet")
+    run_cli(*args)
+    cached = run / "eval-openmoji-n8-s0" / "metrics.json"
+    m = json.loads(cached.read_text())
+    assert m["metrics_version"] == METRICS_VERSION
+    cached.write_text(json.dumps(m | {"kid": 123.0}))                    # a current cache is read back as is
+    run_cli(*args)
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["run"]["kid"] == 123.0
+    cached.write_text(json.dumps({k: v for k, v in m.items() if k != "metrics_version"} | {"kid": 123.0}))
+    run_cli(*args)                                                       # an older one is evaluated again
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["run"]["kid"] == m["kid"]

@@ -21,7 +21,7 @@ def eval_dir(run: Path, n: int, seed: int, features: str) -> Path:
 def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
             inception_weights: str | None = None, device: str = "cpu", names: list[str] | None = None,
             progress: bool = True) -> dict[str, dict[str, Any]]:
-    from .evaluate import evaluate, load_run
+    from .evaluate import METRICS_VERSION, evaluate, load_run
 
     if len(runs) < 1:
         raise UserError("compare needs at least one run")
@@ -37,7 +37,10 @@ def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, featu
     for label, p in zip(labels, paths):
         d = eval_dir(p, n, seed, features)
         gen_mtime = (p / "generator.safetensors").stat().st_mtime
-        if not (d / "metrics.json").is_file() or (d / "metrics.json").stat().st_mtime < gen_mtime:
+        cached = d / "metrics.json"
+        stale = (not cached.is_file() or cached.stat().st_mtime < gen_mtime
+                 or json.loads(cached.read_text()).get("metrics_version") != METRICS_VERSION)
+        if stale:
             evaluate(p, d, n=n, seed=seed, features=features, inception_weights=inception_weights,
                      device=device, progress=progress)
         results[label] = json.loads((d / "metrics.json").read_text())

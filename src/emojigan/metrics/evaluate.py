@@ -19,6 +19,9 @@ from ..training.run import load_dataset, read_run_config
 from . import EvalData, compute_all
 
 MAX_N = 20_000
+# bumped whenever evaluate's metrics change, so `compare` recomputes older cached evaluations
+# (2: ssim_coverage, session 5)
+METRICS_VERSION = 2
 
 
 def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
@@ -60,7 +63,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     scalars, arrays = compute_all(data)
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
-                    "seconds": round(time.perf_counter() - t0, 1)})
+                    "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION})
     def show(x):
         return images.for_display(images.to_pil(x))
 
