@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quality issue's fine-tuning demonstration: faces64 (trained on yellow faces only) fine-tuned on 20 animal
 # faces it never saw, with D's first two blocks frozen (FreezeD). Writes docs/images/finetune-animals.png:
-# the 20 training images beside 20 samples of the fine-tuned model.
-# Usage: bash scripts/finetune_animals.sh [EPOCHS=300] [OUT=runs/finetune-animals]
+# the 20 training images beside 20 samples of the fine-tuned model. With CONTROL=1 it also trains the same
+# recipe from scratch for as many epochs and writes docs/images/finetune-vs-scratch.png.
+# Usage: [CONTROL=1] bash scripts/finetune_animals.sh [EPOCHS=300] [OUT=runs/finetune-animals]
 set -euo pipefail
 EPOCHS=${1:-300}
 OUT=${2:-runs/finetune-animals}
@@ -27,3 +28,20 @@ figure = images.side_by_side([
 images.save_png(figure, "docs/images/finetune-animals.png")
 print("docs/images/finetune-animals.png")
 PY
+if [ "${CONTROL:-0}" = 1 ]; then
+  "$EMOJIGAN" train --preset faces64 --data data/animal-faces-64 --epochs "$EPOCHS" --sample-every 25 \
+    --out "$OUT-scratch" --overwrite --quiet
+  "$EMOJIGAN" generate "$OUT-scratch" --n 20 --seed 0 --nrow 5 --background white --out "$OUT-scratch/samples-20.png"
+  .venv/bin/python - "$OUT" <<'PY'
+import sys
+from PIL import Image
+from emojigan import images
+out = sys.argv[1]
+figure = images.side_by_side([
+    ("20 training images", Image.open("data/animal-faces-64/preview.png")),
+    ("from scratch, same recipe and steps", Image.open(f"{out}-scratch/samples-20.png")),
+    ("fine-tuned from faces64", Image.open(f"{out}/samples-20.png"))])
+images.save_png(figure, "docs/images/finetune-vs-scratch.png")
+print("docs/images/finetune-vs-scratch.png")
+PY
+fi
