@@ -78,6 +78,7 @@ from safetensors.torch import load_file, save_file
 
 half = lambda t: {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in t.items()}
 best, best_kid, kids = None, math.inf, {}
+FACES_BACK = ("faces64-s0", "faces64-s1", "faces64-s2", "faces64-lrd2")  # faces64 runs whose G (and best D) come back
 for run in sorted(Path("runs").iterdir()):
     if not run.is_dir():
         continue
@@ -97,12 +98,11 @@ for run in sorted(Path("runs").iterdir()):
     kids[run.name] = last.get("kid", math.inf)
     if run.name.startswith("faces64-"):  # judged by its copy-aware best checkpoint (faces64: <= 3% copies)
         kids[run.name] = min([r["kid"] for r in evals if r["copy_rate"] <= 0.03] or [math.inf])
-    if run.name in ("faces64-s0", "faces64-s1", "faces64-s2", "faces64-lrd2") and kids[run.name] < best_kid:
+    if run.name in FACES_BACK and kids[run.name] < best_kid:
         best, best_kid = run, kids[run.name]
 # what comes back is capped at 64 MiB: the best G (7.2 MB each in fp16) of the faces64 seeds and of the faster D,
 # the better cond128's G (16.4 MB) and the best faces64's D (5.5 MB); the rest come back as metrics and grids
-keep = {"faces64-s0", "faces64-s1", "faces64-s2", "faces64-lrd2",
-        min(("cond128-spectral", "cond128-plain"), key=lambda r: kids.get(r, math.inf))}
+keep = {*FACES_BACK, min(("cond128-spectral", "cond128-plain"), key=lambda r: kids.get(r, math.inf))}
 Path("runs/skip.txt").write_text("".join(f"{g}\n" for g in map(str, Path("runs").glob("*/generator.safetensors"))
                                          if Path(g).parent.name not in keep))
 print("weights back for", sorted(keep))

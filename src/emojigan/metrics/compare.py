@@ -38,12 +38,13 @@ def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, featu
         d = eval_dir(p, n, seed, features)
         gen_mtime = (p / "generator.safetensors").stat().st_mtime
         cached = d / "metrics.json"
-        stale = (not cached.is_file() or cached.stat().st_mtime < gen_mtime
-                 or json.loads(cached.read_text()).get("metrics_version") != METRICS_VERSION)
-        if stale:
+        metrics = (json.loads(cached.read_text())
+                   if cached.is_file() and cached.stat().st_mtime >= gen_mtime else {})
+        if metrics.get("metrics_version") != METRICS_VERSION:  # none yet, older than G, or from older metrics
             evaluate(p, d, n=n, seed=seed, features=features, inception_weights=inception_weights,
                      device=device, progress=progress)
-        results[label] = json.loads((d / "metrics.json").read_text())
+            metrics = json.loads(cached.read_text())  # as written, so fresh and cached results read the same
+        results[label] = metrics
         shutil.copyfile(d / "samples.png", out / f"samples-{_slug(label)}.png")
     keys = [k for k, _, _ in SUMMARY] + sorted({k for r in results.values() for k in r} - {k for k, _, _ in SUMMARY})
     md = ["| metric | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]

@@ -114,7 +114,8 @@ class Discriminator(nn.Module):
 
         side = size // 2
         c = channels_at(side, size, base, max_channels)
-        layers: list[nn.Module] = [conv((channels + extra_channels) * pack, c, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [conv((channels + extra_channels) * pack, c, 2, 1),
+                                   nn.LeakyReLU(0.2, inplace=True)]
         if attention and side == attention_side(size):
             layers.append(SelfAttention(c, spectral))
         for _ in range(n_blocks(size) - 1):
@@ -163,10 +164,11 @@ class Discriminator(nn.Module):
                             to_side(pick_quadrant(img, part), side).float()))
 
     def forward(self, x: torch.Tensor, part: torch.Tensor | None = None):
-        """One real/fake logit per image, shape (N,) (per pack of `pack` images with PacGAN). With `part` (a quadrant index 0-3 per image) and
-        `recon`, also the self-supervised reconstruction loss."""
+        """One real/fake logit per image, shape (N,), or per pack of `pack` consecutive images (PacGAN; a
+        remainder short of a pack is left out). With `part` (a quadrant index 0-3 per image) and `recon`, also
+        the self-supervised reconstruction loss."""
         recon = part is not None and self.recon
-        if self.pack > 1:  # PacGAN: consecutive images stacked on the channels (a remainder short of a pack is left out)
+        if self.pack > 1:  # PacGAN: each pack's images stacked on the channels
             n = x.shape[0] // self.pack * self.pack
             x = x[:n].reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:])
         h, maps = self.trunk(x, keep_maps=recon)

@@ -55,7 +55,8 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
-    D's reconstruction loss, the LeCam and spectral terms before their weights) as one device tensor (`STATS` names them).
+    D's reconstruction loss, the LeCam and spectral terms before their weights) as one device tensor (`STATS`
+    names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces."""
