@@ -67,6 +67,10 @@ class TrainConfig:
     mode_seeking: float = 0.0   # MSGAN weight: G also minimises w / (mean|G(z1)-G(z2)| / mean|z1-z2|) over batch halves; 0 = off
     lecam: float = 0.0          # LeCam regularization of D toward the moving averages of its outputs (Tseng 2021); 0 = off
     spectral: float = 0.0       # G also minimises w * the gap between fake and real radial log spectra (Durall 2020); 0 = off
+    imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
+                                # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
+    imle_pool: int = 512        # latents drawn per matching (at least the dataset size is used)
+    imle_every: int = 5         # epochs between matchings
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
     fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
     seed: int = 0               # global training seed (weights, data order, noise)
@@ -171,6 +175,10 @@ class Config:
             raise UserError(f"train.lecam {t.lecam} is out of range; it must be between 0 and 1000 (0 = off)")
         if not 0 <= t.spectral <= 1000:
             raise UserError(f"train.spectral {t.spectral} is out of range; it must be between 0 and 1000 (0 = off)")
+        if not 0 <= t.imle <= 1000:
+            raise UserError(f"train.imle {t.imle} is out of range; it must be between 0 and 1000 (0 = off)")
+        _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
+        _check_range("train.imle_every", t.imle_every, 1, 1_000_000)
         if t.mode_seeking and t.batch_size < 2:
             raise UserError("train.mode_seeking compares pairs of samples; it needs a batch size of at least 2")
         if not 0 <= t.ema < 1:
@@ -197,6 +205,8 @@ class Config:
 
         if m.arch not in ARCHS:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
+        if t.imle and ARCHS[m.arch][2]:
+            raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
         if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):
             raise UserError("model.d_pack works with the unconditional dcgan without model.d_recon")
         if m.clusters and not ARCHS[m.arch][2]:

@@ -164,6 +164,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     t, m = cfg.train, cfg.model
     main = dist_.is_main
     device = dist_.device
+    if t.imle and dist_.enabled:
+        raise UserError("train.imle runs on one process: its matched latents are one table for the whole dataset; "
+                        "train without torchrun, or without train.imle")
     runlib.check_run_dir(out, resume, overwrite)
     dist_.barrier()  # no rank creates anything before every rank has checked
     state = load_state(out / runlib.STATE_NAME) if resume else None
@@ -199,7 +202,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's or the self-supervised
     # D's in-step draws from the run's noise generator
     graphs = (t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
-              and not m.d_recon)
+              and not m.d_recon and not t.imle)
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     ema = make_ema(G, t.ema) if t.ema else None
@@ -260,9 +263,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
-                  spectral=t.spectral, lecam=t.lecam)
+                  spectral=t.spectral, lecam=t.lecam, imle=t.imle)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
+    # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
+    imle_z = state["imle_z"].to(device) if t.imle and state is not None and "imle_z" in state else None
     G_out = ema.module if ema is not None else G_raw  # what samples, evaluation and exports use
     stepper = GraphedStep(gan) if graphs else gan
 
@@ -290,7 +295,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         if not all(math.isfinite(v) for v in vals):
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
-        for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral)):
+        for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
+                        ("loss_imle", t.imle)):
             if not on:
                 del row[key]
         if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks
@@ -311,6 +317,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 **({"G_ema": ema.state_dict()} if ema is not None else {}),
                 **({"ada_p": float(ada.p)} if ada is not None else {}),
                 **({"lecam_ema": gan.lecam_ema.cpu()} if t.lecam else {}),
+                **({"imle_z": imle_z.cpu()} if imle_z is not None else {}),
                 **({"image_classes": image_classes} if image_classes is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
@@ -348,6 +355,13 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     try:
         for epoch in range(epoch, t.epochs):
             perm = _epoch_indices(n, t.seed, epoch, dist_).to(device)
+            if t.imle and (imle_z is None or epoch % t.imle_every == 0):
+                from .imle import match_latents
+
+                # its own noise, from (seed, epoch): the run's noise stream and a resume stay exact
+                gen = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + epoch + 7)
+                imle_z = match_latents(G_raw, real, m.z_dim, t.imle_pool, t.batch_size, gen,
+                                       lambda: gan._autocast(device))
             for i in range(0, len(perm), t.batch_size):
                 idx = perm[i:i + t.batch_size]
                 x = real[idx]
@@ -360,6 +374,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                     else:
                         y_fake = torch.randint(0, n, (b,), generator=noise, device=device)
                     acc += stepper.step(x, z, classes_of[idx], classes_of[y_fake])
+                elif imle_z is not None:
+                    acc += stepper.step(x, z, imle_z=imle_z[idx])
                 else:
                     acc += stepper.step(x, z)
                 if ema is not None:

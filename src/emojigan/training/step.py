@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 
-STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral")
+STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
+         "loss_imle")
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,8 +56,8 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
-    D's reconstruction loss, the LeCam and spectral terms before their weights) as one device tensor (`STATS`
-    names them).
+    D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights) as one device tensor
+    (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces."""
@@ -65,7 +66,7 @@ class GANStep:
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
                  fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
-                 spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99):
+                 spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -76,6 +77,7 @@ class GANStep:
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
         self.mode_seeking = mode_seeking  # MSGAN weight (0 = off)
         self.spectral = spectral  # weight of the spectral loss in the G step (0 = off)
+        self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
         self.lecam, self.lecam_decay = lecam, lecam_decay
@@ -116,16 +118,18 @@ class GANStep:
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def step(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
-             fake_labels: torch.Tensor | None = None, zero_grad: bool = True) -> torch.Tensor:
+             fake_labels: torch.Tensor | None = None, zero_grad: bool = True,
+             imle_z: torch.Tensor | None = None) -> torch.Tensor:
         """One D and one G update. Conditional models take the real images' `labels` and the labels the
-        fakes are drawn for (`fake_labels`); unconditional ones take neither."""
+        fakes are drawn for (`fake_labels`); unconditional ones take neither. With `imle`, `imle_z` holds the
+        matched latent of each real image of the batch (`imle.match_latents`)."""
         G, D = self.G, self.D
         cond = labels is not None
         g_args, d_real_args = ((fake_labels,), (labels,)) if cond else ((), ())
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = rec  # the regularizers' unweighted values, logged when they are on
+        lecam = spec = im = rec  # the regularizers' unweighted values, logged when they are on
         with self._autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -161,6 +165,13 @@ class GANStep:
         if self.spectral > 0:
             spec = spectral_loss(fake, real)
             total_g = total_g + self.spectral * spec
+        if self.imle > 0 and imle_z is not None:
+            from .imle import imle_loss
+
+            with self._autocast(real.device):
+                recon = G(imle_z)  # unconditional only (Config.validate)
+            im = imle_loss(recon, real)
+            total_g = total_g + self.imle * im
         if zero_grad:
             self.opt_G.zero_grad(set_to_none=True)
         total_g.backward()
@@ -169,7 +180,8 @@ class GANStep:
             p.requires_grad_(True)
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
-                                torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float()])
+                                torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
+                                im.float()])
 
 
 class GraphedStep:
