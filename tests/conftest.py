@@ -80,3 +80,16 @@ def assert_same_training_state(run_a: Path, run_b: Path, steps: int, nets=("G", 
     for net in nets:
         for k in a[net]:
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs between {run_a.name} and {run_b.name}"
+
+
+def tiny_gan(**kw):
+    """A 32x32 RGB dcgan (z 16, 8 base channels) with its optimizers in a GANStep built with `kw`, seeded."""
+    import torch
+
+    from emojigan.models import build
+    from emojigan.training.step import GANStep, make_optimizers
+
+    torch.manual_seed(0)
+    G, D = build("dcgan", 32, 3, 16, 8, 8, 32)
+    opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+    return GANStep(G, D, opt_G, opt_D, **kw)

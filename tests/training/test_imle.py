@@ -9,8 +9,9 @@ from emojigan.config import resolve
 from emojigan.errors import UserError
 from emojigan.models import build
 from emojigan.training.imle import assign, match_latents, thumbnails
-from emojigan.training.step import STATS, GANStep, make_optimizers
-from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
+from emojigan.training.step import STATS
+from tests.conftest import TINY, assert_same_training_state, train_split_and_resumed
+from tests.conftest import tiny_gan as _gan
 
 
 def test_assignment_is_one_to_one_and_optimal_where_greedy_is_not():
@@ -57,13 +58,6 @@ def test_matching_leaves_batchnorm_statistics_and_mode_alone():
     assert z.shape == (7, 16) and not G.training
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
     assert thumbnails(torch.zeros(2, 4, 32, 32)).shape == (2, 4 * 16 * 16)
-
-
-def _gan(**kw):
-    torch.manual_seed(0)
-    G, D = build("dcgan", 32, 3, 16, 8, 8, 32)
-    opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
-    return GANStep(G, D, opt_G, opt_D, **kw)
 
 
 def test_imle_term_is_in_the_g_step_only():

@@ -11,6 +11,7 @@ from emojigan.training.augment import diff_augment
 from emojigan.training.ema import make_ema
 from emojigan.training.step import STATS, GANStep, make_optimizers
 from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
+from tests.conftest import tiny_gan as _gan
 
 POLICY = "color,translation,cutout"
 
@@ -104,13 +105,6 @@ def test_spectral_norm_discriminator():
         w = conv.weight.detach().flatten(1)
         assert abs(float(torch.linalg.matrix_norm(w, ord=2)) - 1.0) < 0.05
     assert D(x).shape == (4,)
-
-
-def _gan(**kw):
-    torch.manual_seed(0)
-    G, D = build("dcgan", 32, 3, 16, 8, 8, 32)
-    opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
-    return GANStep(G, D, opt_G, opt_D, **kw)
 
 
 def test_hinge_loss_values():
