@@ -12,6 +12,8 @@ stays shaped by D alone.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,10 +39,11 @@ def assign(cost: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def match_latents(G: nn.Module, real: torch.Tensor, z_dim: int, pool: int, batch_size: int,
-                  generator: torch.Generator, autocast=None) -> torch.Tensor:
+                  generator: torch.Generator, autocast=contextlib.nullcontext) -> torch.Tensor:
     """(N, z_dim) latents, one per image of `real`, drawn from a pool of max(pool, N) standard-normal latents
     so that the generated images are as close as possible to their real ones in total (see `assign`).
-    G runs in chunks of `batch_size` as in training, and its BatchNorm running statistics are restored after."""
+    G runs in chunks of `batch_size` as in training (inside `autocast()`, the training step's precision), and its
+    BatchNorm running statistics are restored after."""
     device = real.device
     n_pool = max(pool, len(real))
     z = torch.randn(n_pool, z_dim, generator=generator, device=device)
@@ -50,12 +53,11 @@ def match_latents(G: nn.Module, real: torch.Tensor, z_dim: int, pool: int, batch
     try:
         thumbs = []
         for i in range(0, n_pool, batch_size):
-            with autocast() if autocast is not None else torch.autocast(device.type, enabled=False):
+            with autocast():
                 thumbs.append(thumbnails(G(z[i:i + batch_size])))
     finally:
-        with torch.no_grad():
-            for k, v in G.named_buffers():
-                v.copy_(buffers[k])
+        for k, v in G.named_buffers():
+            v.copy_(buffers[k])
         G.train(was_training)
     cost = torch.cdist(thumbnails(real), torch.cat(thumbs))
     return z[assign(cost).to(device)]
@@ -63,4 +65,4 @@ def match_latents(G: nn.Module, real: torch.Tensor, z_dim: int, pool: int, batch
 
 def imle_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute pixel difference between G's images of the matched latents and their training images."""
-    return (recon.float() - target.float()).abs().mean()
+    return F.l1_loss(recon.float(), target.float())
