@@ -35,6 +35,7 @@ def test_overrides_are_typed(tmp_path):
     ([("data.background", "pink")], "data.background 'pink' is unknown"),
     ([("train.device", "tpu")], "train.device 'tpu' is unknown"),
     ([("model.arch", "vqgan")], "model.arch 'vqgan' is unknown"),
+    ([("model.g_upsample", "bicubic")], "model.g_upsample 'bicubic' is unknown; choose transposed or resize"),
 ])
 def test_bad_values(overrides, words):
     with pytest.raises(UserError, match=words.replace("(", r"\(").replace(".", r"\.")):

@@ -41,6 +41,7 @@ class ModelConfig:
     d_base: int = 64            # D's channels after its first convolution; doubles per block
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
+    g_upsample: str = "transposed"  # G's doublings: transposed (the report: 4x4 stride-2) | resize (nearest 2x + 3x3 conv)
     d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
     sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
@@ -163,6 +164,8 @@ class Config:
         if m.d_cond not in ("concat", "projection"):
             raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
         _check_range("model.clusters", m.clusters, 0, 100_000)
+        if m.g_upsample not in ("transposed", "resize"):
+            raise UserError(f"model.g_upsample '{m.g_upsample}' is unknown; choose transposed or resize")
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):

@@ -11,20 +11,23 @@ def is_conditional(arch: str) -> bool:
 
 
 def build_generator(arch: str, size: int, channels: int, z_dim: int, g_base: int, max_channels: int,
-                    n_classes: int = 0, embed_dim: int = 50, attention: bool = False, sle: bool = False):
+                    n_classes: int = 0, embed_dim: int = 50, attention: bool = False, sle: bool = False,
+                    g_upsample: str = "transposed"):
     G_cls, _, cond = ARCHS[arch]
     if cond:
-        return G_cls(n_classes, z_dim, embed_dim, size, channels, g_base, max_channels, attention=attention, sle=sle)
+        return G_cls(n_classes, z_dim, embed_dim, size, channels, g_base, max_channels, attention=attention, sle=sle,
+                     upsample=g_upsample)
     return G_cls(z_dim=z_dim, size=size, channels=channels, base=g_base, max_channels=max_channels,
-                 attention=attention, sle=sle)
+                 attention=attention, sle=sle, upsample=g_upsample)
 
 
 def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: int, max_channels: int,
           n_classes: int = 0, embed_dim: int = 50, d_norm: str = "batch", attention: bool = False,
           sle: bool = False, d_recon: bool = False, d_cond: str = "concat", d_mbstd: bool = False,
-          d_pack: int = 1):
+          d_pack: int = 1, g_upsample: str = "transposed"):
     _, D_cls, cond = ARCHS[arch]
-    G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim, attention, sle)
+    G = build_generator(arch, size, channels, z_dim, g_base, max_channels, n_classes, embed_dim, attention, sle,
+                        g_upsample)
     if cond:
         D = D_cls(n_classes, embed_dim, size, channels, d_base, max_channels, norm=d_norm, attention=attention,
                   recon=d_recon, cond=d_cond, mbstd=d_mbstd)
@@ -37,7 +40,8 @@ def build(arch: str, size: int, channels: int, z_dim: int, g_base: int, d_base: 
 def _g_options(m: dict) -> dict:
     """G's keyword arguments from a model dict; keys that older exports lack take their defaults."""
     return {"n_classes": m.get("n_classes", 0), "embed_dim": m.get("embed_dim", 50),
-            "attention": m.get("attention", False), "sle": m.get("sle", False)}
+            "attention": m.get("attention", False), "sle": m.get("sle", False),
+            "g_upsample": m.get("g_upsample", "transposed")}
 
 
 def build_from_config(model, size: int, channels: int, n_classes: int = 0):

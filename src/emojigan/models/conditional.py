@@ -15,7 +15,8 @@ from .dcgan import Discriminator, Generator, dcgan_init
 
 class CondGenerator(nn.Module):
     def __init__(self, n_classes: int, z_dim: int = 100, embed_dim: int = 50, size: int = 128, channels: int = 3,
-                 base: int = 64, max_channels: int = 512, attention: bool = False, sle: bool = False):
+                 base: int = 64, max_channels: int = 512, attention: bool = False, sle: bool = False,
+                 upsample: str = "transposed"):
         super().__init__()
         if n_classes < 1:
             raise ValueError("a conditional generator needs at least one class")
@@ -23,7 +24,7 @@ class CondGenerator(nn.Module):
         self.size, self.channels = size, channels
         self.embed = nn.Embedding(n_classes, embed_dim)
         self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim, attention=attention,
-                             sle=sle)
+                             sle=sle, upsample=upsample)
         nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,

@@ -12,7 +12,10 @@ Options the quality presets switch on (all off = the report's networks, same par
 smaller images); `sle` adds skip-layer excitation in G from every map to the one four times larger;
 `recon` gives D two decoders that reconstruct the image from its 8x8 map and a random quadrant from its
 16x16 map (FastGAN's self-supervised discriminator; the loss is computed when `part` is passed); `mbstd`
-adds ProGAN's minibatch-standard-deviation channel before D's last convolution.
+adds ProGAN's minibatch-standard-deviation channel before D's last convolution; `upsample="resize"` makes
+each of G's stride-2 transposed convolutions a nearest-neighbour 2x upsampling followed by a 3x3 convolution
+(Odena et al. 2016, "Deconvolution and checkerboard artifacts"): every output pixel then sees the same number
+of weights, which removes the uneven-overlap pattern of 4x4 stride-2 transposed convolutions.
 """
 from __future__ import annotations
 
@@ -52,10 +55,23 @@ def dcgan_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+UPSAMPLES = ("transposed", "resize")
+
+
+def _up(c_in: int, c_out: int, mode: str) -> list[nn.Module]:
+    """One doubling of G's side: the report's 4x4 stride-2 transposed convolution, or resize + 3x3 conv."""
+    if mode == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False)]
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+
+
 class Generator(nn.Module):
     def __init__(self, z_dim: int = 100, size: int = 64, channels: int = 3, base: int = 64,
-                 max_channels: int = 512, in_dim: int | None = None, attention: bool = False, sle: bool = False):
+                 max_channels: int = 512, in_dim: int | None = None, attention: bool = False, sle: bool = False,
+                 upsample: str = "transposed"):
         super().__init__()
+        if upsample not in UPSAMPLES:
+            raise ValueError(f"unknown upsampling {upsample!r}; choose one of {', '.join(UPSAMPLES)}")
         self.z_dim, self.size, self.channels = z_dim, size, channels
         in_dim = in_dim or z_dim  # a conditional generator feeds z concatenated with an embedding
         side = 4
@@ -65,11 +81,11 @@ class Generator(nn.Module):
         for _ in range(n_blocks(size) - 1):
             side *= 2
             c_out = channels_at(side, size, base, max_channels)
-            layers += [nn.ConvTranspose2d(c, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [*_up(c, c_out, upsample), nn.BatchNorm2d(c_out), nn.ReLU(True)]
             if attention and side == attention_side(size):
                 layers.append(SelfAttention(c_out))
             c = c_out
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [*_up(c, channels, upsample), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.sle = nn.ModuleDict({str(4 * s): SkipExcitation(channels_at(s, size, base, max_channels),
                                                               channels_at(4 * s, size, base, max_channels))
