@@ -41,7 +41,7 @@ class ModelConfig:
     d_base: int = 64            # D's channels after its first convolution; doubles per block
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
-    g_upsample: str = "transposed"  # G's doublings: transposed (the report: 4x4 stride-2) | resize (nearest 2x + 3x3 conv)
+    g_upsample: str = "transposed"  # G's doublings: transposed (the report's 4x4 stride 2) | resize (nearest + 3x3)
     d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
     sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
@@ -198,8 +198,6 @@ class Config:
             raise UserError(f"train.ada_kimg {t.ada_kimg} is out of range; it must be in (0, 1000000]")
         if not 0 <= m.d_recon <= 100:
             raise UserError(f"model.d_recon {m.d_recon} is out of range; it must be between 0 and 100 (0 = off)")
-        if not 1 <= m.d_pack <= 8:
-            raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
         if m.d_recon and self.data.size < 32:
             raise UserError("model.d_recon needs images of at least 32x32")
         if t.eval_features not in ("openmoji", "inception"):
@@ -210,6 +208,8 @@ class Config:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
         if t.imle and ARCHS[m.arch][2]:
             raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
+        if not 1 <= m.d_pack <= 8:
+            raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
         if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):
             raise UserError("model.d_pack works with the unconditional dcgan without model.d_recon")
         if m.clusters and not ARCHS[m.arch][2]:

@@ -361,7 +361,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 # its own noise, from (seed, epoch): the run's noise stream and a resume stay exact
                 gen = torch.Generator(device=device).manual_seed(t.seed * 1_000_003 + epoch + 7)
                 imle_z = match_latents(G_raw, real, m.z_dim, t.imle_pool, t.batch_size, gen,
-                                       lambda: gan._autocast(device))
+                                       lambda: gan.autocast(device))
             for i in range(0, len(perm), t.batch_size):
                 idx = perm[i:i + t.batch_size]
                 x = real[idx]

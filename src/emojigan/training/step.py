@@ -114,7 +114,8 @@ class GANStep:
         ema_real, ema_fake = self.lecam_ema[0], self.lecam_ema[1]
         return torch.relu(d_real - ema_fake).square().mean() + torch.relu(ema_real - d_fake).square().mean()
 
-    def _autocast(self, device: torch.device):
+    def autocast(self, device: torch.device):
+        """The step's precision as a context (bf16 autocast or none), for work outside the step (IMLE's matching)."""
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def step(self, real: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None = None,
@@ -130,7 +131,7 @@ class GANStep:
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
         lecam = spec = im = rec  # the regularizers' unweighted values, logged when they are on
-        with self._autocast(real.device):
+        with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
             real_in = aug(real).detach().requires_grad_(True) if r1 else aug(real)
@@ -156,7 +157,7 @@ class GANStep:
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
         for p in self.d_trainable:
             p.requires_grad_(False)
-        with self._autocast(real.device):
+        with self.autocast(real.device):
             d_gen = self.D_for_G(self.augment(fake), *g_args).float()
         loss_g = self.g_loss(d_gen)
         total_g = loss_g
@@ -168,7 +169,7 @@ class GANStep:
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
 
-            with self._autocast(real.device):
+            with self.autocast(real.device):
                 recon = G(imle_z)  # unconditional only (Config.validate)
             im = imle_loss(recon, real)
             total_g = total_g + self.imle * im
