@@ -18,11 +18,8 @@ from emojigan.inference import load_generator
 from emojigan.pretrained import resolve_model
 
 
-def residual_spectrum(model: str, n: int = 64, seed: int = 0) -> dict[str, float]:
-    g = load_generator(model if "/" in model or model.endswith(".safetensors") else resolve_model(model),
-                       precision="fp32")
-    labels = [i % len(g.meta["classes"]) for i in range(n)] if g.meta.get("classes") else None
-    rgb = g.sample_tensor(n, seed, labels=labels).float().numpy()[:, :3]
+def spectrum_stats(rgb: np.ndarray) -> dict[str, float]:
+    """Statistics of a batch of (N, 3, S, S) images' median-filter residuals."""
     res = rgb - median_filter(rgb, size=(1, 1, 3, 3), mode="nearest")
     power = (np.abs(np.fft.fft2(res, axes=(2, 3))) ** 2).mean(axis=(0, 1))
     side = power.shape[0]
@@ -32,6 +29,13 @@ def residual_spectrum(model: str, n: int = 64, seed: int = 0) -> dict[str, float
     return {"side": side, "residual_energy": float(energy.mean()), "nyquist_share": float(nyq / power.sum()),
             "nyquist_share_flat": (2 * side - 1) / side ** 2,
             "phase_spread": (max(phases) - min(phases)) / float(np.mean(phases))}
+
+
+def residual_spectrum(model: str, n: int = 64, seed: int = 0) -> dict[str, float]:
+    g = load_generator(model if "/" in model or model.endswith(".safetensors") else resolve_model(model),
+                       precision="fp32")
+    labels = [i % len(g.meta["classes"]) for i in range(n)] if g.meta.get("classes") else None
+    return spectrum_stats(g.sample_tensor(n, seed, labels=labels).float().numpy()[:, :3])
 
 
 def main() -> None:
