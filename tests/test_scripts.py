@@ -37,3 +37,21 @@ def test_residual_spectrum_runs_on_a_shipped_model():
     assert out.returncode == 0, out.stderr
     row = out.stdout.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "faces64" and row[2].strip() == "64" and float(row[3]) > 0
+
+
+def test_standing_stats_are_the_ema_generators_own_batch_statistics():
+    import torch
+
+    from emojigan.models.dcgan import Generator
+
+    standing = _load("standing_stats").standing_stats
+    torch.manual_seed(0)
+    G = Generator(8, 32, 3, 8, 32)
+    bn = G.net[1]
+    bn.running_mean.fill_(5.0)                               # statistics that belong to other weights
+    standing(G, 8, batches=3, batch=4, seed=7)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        h = torch.cat([G.net[0](torch.randn(4, 8, generator=g)[:, :, None, None]) for _ in range(3)])
+    assert torch.allclose(bn.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert not G.training and bn.momentum == 0.1
