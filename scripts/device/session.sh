@@ -4,7 +4,8 @@
 #   2. side by side: the `faces64` preset (21,000 steps, copy-aware best checkpoint) over three seeds, faces64
 #      with D's learning rate at 2e-4, with LeCam and with latent matching (IMLE, weight 4) (seed 0; sessions 6-7
 #      measured them on the CPU only to 7,000 or 14,000 steps),
-#      `cond128` with and without the spectral loss (600 epochs each), and a graphed-vs-eager dcgan64 pair;
+#      `cond128` (no label smoothing since session 8) with and without the spectral loss from step 0 (600 epochs
+#      each; on the CPU the spectral loss from step 0 lowered the noise but raised KID), and a graphed-vs-eager dcgan64 pair;
 #   3. fp16 exports (faces64: the best checkpoint, and its D), logs and samples, packed into parts of < 16 MB.
 # (Session 4 ran the speed benchmark: `benchmarks/train_throughput.py --compare-reference --device cuda`.)
 # Every stage has a deadline (seconds since start), so the whole command ends by $END and a run cut short
