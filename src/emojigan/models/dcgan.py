@@ -14,8 +14,9 @@ smaller images); `sle` adds skip-layer excitation in G from every map to the one
 16x16 map (FastGAN's self-supervised discriminator; the loss is computed when `part` is passed); `mbstd`
 adds ProGAN's minibatch-standard-deviation channel before D's last convolution; `upsample="resize"` makes
 each of G's stride-2 transposed convolutions a nearest-neighbour 2x upsampling followed by a 3x3 convolution
-(Odena et al. 2016, "Deconvolution and checkerboard artifacts"): every output pixel then sees the same number
-of weights, which removes the uneven-overlap pattern of 4x4 stride-2 transposed convolutions.
+(Odena et al. 2016, "Deconvolution and checkerboard artifacts"): every output pixel is then computed with the
+same kernel, where a 4x4 stride-2 transposed convolution uses a different 2x2 sub-kernel for each of the four
+pixel phases, the source of checkerboard patterns.
 """
 from __future__ import annotations
 
