@@ -10,12 +10,13 @@ a flat (white) spectrum would put there, and the residual energy by pixel phase 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 from scipy.ndimage import median_filter
 
+from emojigan.errors import UserError
 from emojigan.inference import load_generator
-from emojigan.pretrained import resolve_model
 
 
 def spectrum_stats(rgb: np.ndarray) -> dict[str, float]:
@@ -32,8 +33,7 @@ def spectrum_stats(rgb: np.ndarray) -> dict[str, float]:
 
 
 def residual_spectrum(model: str, n: int = 64, seed: int = 0) -> dict[str, float]:
-    g = load_generator(model if "/" in model or model.endswith(".safetensors") else resolve_model(model),
-                       precision="fp32")
+    g = load_generator(model, precision="fp32")  # a shipped name, a run folder or an export
     labels = [i % len(g.meta["classes"]) for i in range(n)] if g.meta.get("classes") else None
     return spectrum_stats(g.sample_tensor(n, seed, labels=labels).float().numpy()[:, :3])
 
@@ -46,7 +46,11 @@ def main() -> None:
     print("| model | side | residual energy | Nyquist share (flat spectrum) | phase spread |")
     print("|---|---|---|---|---|")
     for m in args.models:
-        r = residual_spectrum(m, args.n)
+        try:
+            r = residual_spectrum(m, args.n)
+        except UserError as e:
+            print(f"residual_spectrum: error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
         print(f"| {m} | {r['side']} | {r['residual_energy']:.4f} | {r['nyquist_share']:.3f} "
               f"({r['nyquist_share_flat']:.3f}) | {r['phase_spread']:.2f} |")
 

@@ -55,3 +55,18 @@ def test_standing_stats_are_the_ema_generators_own_batch_statistics():
         h = torch.cat([G.net[0](torch.randn(4, 8, generator=g)[:, :, None, None]) for _ in range(3)])
     assert torch.allclose(bn.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
     assert not G.training and bn.momentum == 0.1
+
+
+def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path):
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "note.txt").write_text("mine")
+    cases = [(["residual_spectrum.py", "no-such-model"], "no-such-model does not exist"),
+             (["standing_stats.py", str(tmp_path / "missing"), str(tmp_path / "out")], "is not a run folder"),
+             (["standing_stats.py", str(kept), str(tmp_path / "out")], "has no generator.safetensors")]
+    for args, words in cases:
+        out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 2, (args, out.stderr)
+        assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and (kept / "note.txt").read_text() == "mine"

@@ -164,8 +164,6 @@ class Config:
         if m.d_cond not in ("concat", "projection"):
             raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
         _check_range("model.clusters", m.clusters, 0, 100_000)
-        if m.g_upsample not in ("transposed", "resize"):
-            raise UserError(f"model.g_upsample '{m.g_upsample}' is unknown; choose transposed or resize")
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):
@@ -203,6 +201,10 @@ class Config:
         if t.eval_features not in ("openmoji", "inception"):
             raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
         from .models import ARCHS  # late import: models import nothing from config
+        from .models.dcgan import UPSAMPLES
+
+        if m.g_upsample not in UPSAMPLES:
+            raise UserError(f"model.g_upsample '{m.g_upsample}' is unknown; choose {' or '.join(UPSAMPLES)}")
 
         if m.arch not in ARCHS:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
