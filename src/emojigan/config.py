@@ -70,6 +70,9 @@ class TrainConfig:
     spectral: float = 0.0       # G also minimises w * the gap between fake and real radial log spectra (Durall 2020); 0 = off
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
                                 # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
+    patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
+                                # images; G also minimises w * its non-saturating loss; against speckle; 0 = off
+    patch_layers: int = 2       # its stride-2 convolutions: 1, 2 or 3 = a receptive field of 10, 22 or 46 pixels
     imle_pool: int = 512        # latents drawn per matching (at least the dataset size is used)
     imle_every: int = 5         # epochs between matchings
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
@@ -178,6 +181,9 @@ class Config:
             raise UserError(f"train.spectral {t.spectral} is out of range; it must be between 0 and 1000 (0 = off)")
         if not 0 <= t.imle <= 1000:
             raise UserError(f"train.imle {t.imle} is out of range; it must be between 0 and 1000 (0 = off)")
+        if not 0 <= t.patch <= 1000:
+            raise UserError(f"train.patch {t.patch} is out of range; it must be between 0 and 1000 (0 = off)")
+        _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
         _check_range("train.imle_every", t.imle_every, 1, 1_000_000)
         if t.mode_seeking and t.batch_size < 2:

@@ -55,3 +55,13 @@ def test_resume_with_another_world_size_is_refused(faces32, tmp_path):
     run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", "--out", run, *SLIM)
     p = torchrun("train", "--resume", run, "--epochs", "2", "--quiet", check=False)
     assert p.returncode != 0 and "trained with 1 process(es); resume it with as many (now 2)" in p.stderr
+
+
+def test_ddp_with_the_patch_discriminator_keeps_ranks_identical(faces32, tmp_path):
+    run = tmp_path / "patch"
+    torchrun("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "2", "--sample-every", "2",
+             "--set", "train.ddp_check=true", "--set", "train.patch=1", "--out", run, *SLIM)  # checks G, D and P
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["step"] == 2 * 4 and "P" in state and "opt_P" in state
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+    assert rows and all(r["loss_patch"] > 0 for r in rows)

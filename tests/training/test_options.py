@@ -301,3 +301,63 @@ def test_packed_d_run_trains_and_resumes_exactly(faces32, tmp_path):
     assert state["D"]["net.0.weight"].shape[1] == 6                        # pairs of RGB images
     run_cli("generate", ref, "--n", "2", "--separate", tmp_path / "g")
     assert len(list((tmp_path / "g").glob("*.png"))) == 2
+
+
+def test_patch_discriminator_scores_patches_with_its_receptive_field():
+    from emojigan.models.blocks import PatchDiscriminator
+
+    for layers, side, field in ((1, 63, 10), (2, 31, 22), (3, 15, 46)):
+        P = PatchDiscriminator(4, layers)
+        x = torch.zeros(2, 4, 128, 128, requires_grad=True)
+        out = P(x)
+        assert out.shape == (2, side * side)
+        out[0, (side // 2) * side + side // 2].backward()     # one patch's logit sees only its own pixels
+        rows = (x.grad[0].abs().sum(dim=(0, 2)) > 0).nonzero().flatten()
+        assert int(rows.max() - rows.min() + 1) == field == PatchDiscriminator.receptive_field(layers)
+        assert x.grad[1].abs().sum() == 0                     # and only its own image (no BatchNorm)
+
+
+def test_patch_term_trains_p_in_the_d_step_and_pushes_g():
+    from emojigan.models.blocks import PatchDiscriminator
+    from emojigan.training.step import make_patch_optimizer
+
+    real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
+    torch.manual_seed(1)
+    P = PatchDiscriminator(3, 2, base=8)
+    before = {k: v.clone() for k, v in P.state_dict().items()}
+    plain = _gan()
+    withp = _gan(P=P, opt_P=make_patch_optimizer(P, 1e-3, (0.5, 0.999), torch.device("cpu")), patch=1.0)
+    a, b = plain.step(real, z), withp.step(real, z)
+    i = STATS.index
+    assert torch.equal(a[i("loss_d")], b[i("loss_d")])       # the main D's loss is untouched ...
+    assert torch.equal(plain.D.state_dict()["net.0.weight"], withp.D.state_dict()["net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], withp.G.state_dict()["net.0.weight"])  # ... G is not
+    assert b[i("loss_patch")] > 0 and 0 < b[i("patch_real")] < 1 and 0 < b[i("patch_fake")] < 1
+    assert a[i("loss_patch")] == 0
+    assert any(not torch.equal(before[k], v) for k, v in P.state_dict().items() if k.endswith("original"))
+    assert all(p.requires_grad for p in P.parameters())       # switched back on after the G step
+    with pytest.raises(ValueError, match="patch discriminator"):
+        _gan(patch=1.0)
+
+
+def test_patch_run_trains_resumes_exactly_and_starts_p_on_an_old_run(faces32, tmp_path):
+    opts = ["--set", "train.patch=0.5", "--checkpoint-every", "2", "--sample-every", "100", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32, *opts)
+    assert_same_training_state(ref, part, 4 * 7, nets=("G", "D", "P"))
+    rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+    assert rows and all(r["loss_patch"] > 0 and 0 < r["patch_fake"] < 1 for r in rows)
+    # a run trained without it continues with a fresh patch critic, saved from then on
+    old = tmp_path / "old"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", 2, "--out", old, *TINY)
+    assert "P" not in torch.load(old / "checkpoints" / "latest.pt", weights_only=True)
+    plain_rows = [json.loads(x) for x in (old / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+    assert all("loss_patch" not in r for r in plain_rows)
+    run_cli("train", "--resume", old, "--epochs", 3, "--set", "train.patch=1", "--quiet")
+    state = torch.load(old / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["step"] == 3 * 7 and "P" in state and "opt_P" in state
+    from emojigan.config import resolve
+
+    for key, value, msg in (("train.patch", "-1", "train.patch -1.0 is out of range"),
+                            ("train.patch_layers", "4", "train.patch_layers 4 is out of range")):
+        with pytest.raises(UserError, match=msg):
+            resolve("faces64", None, [(key, value)])

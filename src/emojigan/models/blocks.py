@@ -98,3 +98,32 @@ class MinibatchStd(nn.Module):
         y = std.to(x.dtype).expand(x.shape[0], 1, x.shape[2], x.shape[3])
         out = torch.cat([x, y], dim=1)
         return out.contiguous(memory_format=torch.channels_last) if x.is_contiguous(memory_format=torch.channels_last) else out
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (Isola et al. 2017, pix2pix): a small fully convolutional critic with a local receptive field
+    that scores every patch of an image, not the whole image. pix2pix uses it to model exactly what a global
+    D lets through: high-frequency structure (speckle on flat colour, ragged strokes). `layers` stride-2 4x4
+    convolutions (widths base, 2 base, ...) then a 4x4 convolution to one logit per patch: receptive field
+    4 + 3 (2 + 4 + ...) pixels, 22 for 2 layers, 46 for 3. Spectral norm and no BatchNorm, so its score of an
+    image does not depend on the rest of the batch. Unconditional: it judges texture, not labels."""
+
+    def __init__(self, channels: int, layers: int = 2, base: int = 64, max_channels: int = 256):
+        super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
+        mods: list[nn.Module] = []
+        c_in = channels
+        for i in range(layers):
+            c_out = min(base * 2 ** i, max_channels)
+            mods += [sn(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
+            c_in = c_out
+        mods.append(sn(nn.Conv2d(c_in, 1, 4, 1, 1)))
+        self.net = nn.Sequential(*mods)
+
+    @staticmethod
+    def receptive_field(layers: int) -> int:
+        return 4 + sum(3 * 2 ** i for i in range(1, layers + 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, P) logits, one per patch."""
+        return self.net(x).flatten(1)

@@ -26,7 +26,7 @@ from .checkpoint import export_generator, load_state, save_state
 from .augment import AdaptiveP, diff_augment
 from .distributed import Dist, setup
 from .ema import make_ema
-from .step import STATS, GANStep, GraphedStep, make_optimizers
+from .step import PATCH_STATS, STATS, GANStep, GraphedStep, make_optimizers, make_patch_optimizer
 
 
 class TrainingDiverged(UserError):
@@ -202,8 +202,14 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's or the self-supervised
     # D's in-step draws from the run's noise generator
     graphs = (t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
-              and not m.d_recon and not t.imle)
+              and not m.d_recon and not t.imle and not t.patch)
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
+    P = opt_P = None
+    if t.patch:  # the PatchGAN critic: its own weights (from the seed's stream, after G and D) and Adam at D's rate
+        from ..models.blocks import PatchDiscriminator
+
+        P = PatchDiscriminator(cfg.data.channels, t.patch_layers).to(device, memory_format=fmt)
+        opt_P = make_patch_optimizer(P, t.lr_d, (t.beta1, t.beta2), device)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     ema = make_ema(G, t.ema) if t.ema else None
     ada = AdaptiveP(t.ada_target, t.ada_kimg, device) if t.ada_target else None
@@ -217,9 +223,14 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         D.load_state_dict(state["D"])
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
+        if P is not None and "P" in state:
+            P.load_state_dict(state["P"])
+            opt_P.load_state_dict(state["opt_P"])
+        elif P is not None and main and progress:  # switched on for the continuation of a run trained without it
+            print(f"{out}: train.patch is new to this run; its patch discriminator starts from scratch")
         # the optimizer state carries the old run's learning rates and betas: the resumed config's win, so
         # `--resume RUN --set train.lr_g=...` lowers the rate from here on (a no-op when they are unchanged)
-        for opt, lr in ((opt_G, t.lr_g), (opt_D, t.lr_d)):
+        for opt, lr in ((opt_G, t.lr_g), (opt_D, t.lr_d), *(((opt_P, t.lr_d),) if opt_P is not None else ())):
             for group in opt.param_groups:
                 group["lr"], group["betas"] = lr, (t.beta1, t.beta2)
         rngs = state["noise_rng"] if isinstance(state["noise_rng"], list) else [state["noise_rng"]]
@@ -247,7 +258,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             print(f"{out}: already trained for {epoch} epochs (train.epochs = {t.epochs}); nothing to do")
         return out
 
-    G_raw, D_raw = G, D  # what checkpoints, sampling and the G step use
+    G_raw, D_raw, P_raw = G, D, P  # what checkpoints, sampling and the G step use
     if dist_.enabled:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -256,14 +267,19 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             G_raw, D_raw = G, D
         ids = [device.index] if device.type == "cuda" else None
         G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+        if P is not None:
+            P = DDP(P, device_ids=ids)
     if t.compile:
         G, D = torch.compile(G), torch.compile(D)
+        if P is not None:
+            P = torch.compile(P)
     augment = (lambda x: diff_augment(x, t.diffaugment, noise, ada.p if ada is not None else None)) \
         if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
-                  spectral=t.spectral, lecam=t.lecam, imle=t.imle)
+                  spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
+                  P_for_G=P_raw if dist_.enabled else None)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -299,6 +315,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                         ("loss_imle", t.imle)):
             if not on:
                 del row[key]
+        if not t.patch:
+            for key in PATCH_STATS:
+                del row[key]
         if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks
             row["ada_p"] = round(ada.update(vals[STATS.index("d_sign")], acc_images * dist_.world_size), 5)
         if log:
@@ -317,6 +336,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 **({"G_ema": ema.state_dict()} if ema is not None else {}),
                 **({"ada_p": float(ada.p)} if ada is not None else {}),
                 **({"lecam_ema": gan.lecam_ema.cpu()} if t.lecam else {}),
+                **({"P": P_raw.state_dict(), "opt_P": opt_P.state_dict()} if P_raw is not None else {}),
                 **({"imle_z": imle_z.cpu()} if imle_z is not None else {}),
                 **({"image_classes": image_classes} if image_classes is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
@@ -352,6 +372,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     row: dict = {}
     G.train()
     D.train()
+    if P is not None:
+        P.train()
     try:
         for epoch in range(epoch, t.epochs):
             perm = _epoch_indices(n, t.seed, epoch, dist_).to(device)
@@ -384,7 +406,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 acc_steps += 1
                 acc_images += b
                 if t.ddp_check:
-                    dist_.assert_in_sync(G_raw, D_raw)
+                    dist_.assert_in_sync(G_raw, D_raw, *((P_raw,) if P_raw is not None else ()))
                 if step % t.log_every == 0:
                     row = read_losses()
             if acc_steps:

@@ -16,7 +16,8 @@ from torch import nn
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
-         "loss_imle")
+         "loss_imle", "loss_patch", "patch_real", "patch_fake")
+PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
 @functools.lru_cache(maxsize=8)
@@ -56,17 +57,21 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
-    D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights) as one device tensor
-    (`STATS` names them).
+    D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
+    discriminator's loss and mean sigmoid outputs on real and fake patches) as one device tensor (`STATS`
+    names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
-    `D.module`, so DDP does not wait for D gradients that the G step never produces."""
+    `D.module`, so DDP does not wait for D gradients that the G step never produces; `P_for_G` likewise for
+    the patch discriminator `P` (trained by `opt_P` in the D step, weighted by `patch` in the G step)."""
 
     def __init__(self, G: nn.Module, D: nn.Module, opt_G: torch.optim.Optimizer, opt_D: torch.optim.Optimizer,
                  precision: str = "fp32", D_for_G: nn.Module | None = None, real_label: float = 1.0,
                  fake_label: float = 0.0, augment=None, loss: str = "bce", r1_gamma: float = 0.0,
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
-                 spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0):
+                 spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0,
+                 P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
+                 P_for_G: nn.Module | None = None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -77,6 +82,10 @@ class GANStep:
         self.d_recon, self.rng = d_recon, rng  # self-supervised D: loss weight, and the quadrant draws' RNG
         self.mode_seeking = mode_seeking  # MSGAN weight (0 = off)
         self.spectral = spectral  # weight of the spectral loss in the G step (0 = off)
+        self.P, self.opt_P, self.patch = P, opt_P, patch  # PatchGAN critic (0 / None = off)
+        self.P_for_G = P_for_G if P_for_G is not None else P
+        if patch > 0 and (P is None or opt_P is None):
+            raise ValueError("a patch weight needs the patch discriminator P and its optimizer opt_P")
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -84,13 +93,14 @@ class GANStep:
         self.lecam_ema = torch.zeros(2, device=next(G.parameters()).device)
         # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
         self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
+        if self.patch > 0:
+            self.d_trainable += list(self.P_for_G.parameters())
 
     def d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
             return torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
-        b = d_real.shape[0]
-        return (self.bce(d_real, torch.full((b,), self.real_label, device=d_real.device))
-                + self.bce(d_fake, torch.full((b,), self.fake_label, device=d_real.device)))
+        return (self.bce(d_real, torch.full_like(d_real, self.real_label))
+                + self.bce(d_fake, torch.full_like(d_fake, self.fake_label)))
 
     def g_loss(self, d_gen: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
@@ -130,7 +140,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = rec  # the regularizers' unweighted values, logged when they are on
+        lecam = spec = im = p_loss = p_real = p_fake = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -140,7 +150,8 @@ class GANStep:
                 d_real, rec = D(real_in, *d_real_args, part=part)
             else:
                 d_real = D(real_in, *d_real_args)
-            d_real, d_fake = d_real.float(), D(aug(fake.detach()), *g_args).float()
+            fake_in = aug(fake.detach())
+            d_real, d_fake = d_real.float(), D(fake_in, *g_args).float()
         loss_d = self.d_loss(d_real, d_fake)
         if self.lecam > 0:
             lecam = self.lecam_loss(d_real, d_fake)
@@ -150,19 +161,35 @@ class GANStep:
         if r1:  # R1: penalise D's gradient on (augmented) real images
             grad, = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
             loss_d = loss_d + self.r1_gamma / 2 * grad.float().square().sum(dim=(1, 2, 3)).mean()
+        total_d = loss_d
+        if self.patch > 0:  # the patch critic sees the very images D saw (augmented alike)
+            with self.autocast(real.device):
+                pr, pf = self.P(real_in).float(), self.P(fake_in).float()
+            p_loss = self.d_loss(pr, pf)
+            p_real, p_fake = torch.sigmoid(pr).mean(), torch.sigmoid(pf).mean()
+            total_d = loss_d + p_loss
+            if zero_grad:
+                self.opt_P.zero_grad(set_to_none=True)
         if zero_grad:
             self.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
+        total_d.backward()
         self.opt_D.step()
+        if self.patch > 0:
+            self.opt_P.step()
         # G step: maximise log D(G(z)); D's weights need no gradient here, only its input does
         for p in self.d_trainable:
             p.requires_grad_(False)
         with self.autocast(real.device):
-            d_gen = self.D_for_G(self.augment(fake), *g_args).float()
+            fake_in = self.augment(fake)
+            d_gen = self.D_for_G(fake_in, *g_args).float()
         loss_g = self.g_loss(d_gen)
         total_g = loss_g
         if self.mode_seeking > 0 and fake.shape[0] >= 2:  # logged loss_g stays the adversarial part
             total_g = loss_g + self.mode_seeking * self.mode_seeking_loss(fake, z)
+        if self.patch > 0:
+            with self.autocast(real.device):
+                p_gen = self.P_for_G(fake_in).float()
+            total_g = total_g + self.patch * self.g_loss(p_gen)
         if self.spectral > 0:
             spec = spectral_loss(fake, real)
             total_g = total_g + self.spectral * spec
@@ -182,7 +209,7 @@ class GANStep:
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
-                                im.float()])
+                                im.float(), p_loss.float(), p_real.float(), p_fake.float()])
 
 
 class GraphedStep:
@@ -254,6 +281,13 @@ class GraphedStep:
             self.failed = True
             self.graphs.clear()
             return self.gan.step(*inputs)
+
+
+def make_patch_optimizer(P: nn.Module, lr: float, betas: tuple[float, float],
+                         device: torch.device) -> torch.optim.Optimizer:
+    """Adam for the patch discriminator, as `make_optimizers` builds D's (no CUDA graphs: see the loop)."""
+    kw = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.Adam(P.parameters(), lr=lr, betas=betas, **kw)
 
 
 def make_optimizers(G: nn.Module, D: nn.Module, lr_g: float, lr_d: float, betas: tuple[float, float],
