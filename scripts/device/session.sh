@@ -47,7 +47,7 @@ done
 train faces64-lrd2 --preset faces64 --epochs $FE --set train.lr_d=0.0002 &
 train faces64-imle4 --preset faces64 --epochs $FE --set train.imle=4 &
 train faces64-lecam --preset faces64 --epochs $FE --set train.lecam=0.3 &
-train cond128-spectral --preset cond128 --epochs $CE --set train.spectral=1 --set train.eval_every=50 &
+train cond128-patch --preset cond128 --epochs $CE --set train.patch=1 --set train.eval_every=50 &
 train cond128-plain --preset cond128 --epochs $CE --set train.eval_every=50 &
 ( for g in true false; do
     train graphs-$g --preset dcgan64 --epochs $GE --set train.cuda_graphs=$g --set train.eval_every=0
