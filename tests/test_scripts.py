@@ -57,16 +57,18 @@ def test_standing_stats_are_the_ema_generators_own_batch_statistics():
     assert not G.training and bn.momentum == 0.1
 
 
-def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path):
+def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "note.txt").write_text("mine")
     cases = [(["residual_spectrum.py", "no-such-model"], "no-such-model does not exist"),
              (["standing_stats.py", str(tmp_path / "missing"), str(tmp_path / "out")], "is not a run folder"),
-             (["standing_stats.py", str(kept), str(tmp_path / "out")], "has no generator.safetensors")]
+             (["standing_stats.py", str(kept), str(tmp_path / "out")], "has no generator.safetensors"),
+             (["standing_stats.py", str(tiny_run), str(kept)], "exists; choose a new folder")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 2, (args, out.stderr)
         assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() and (kept / "note.txt").read_text() == "mine"
+    assert sorted(x.name for x in kept.iterdir()) == ["note.txt"]   # an existing OUT is left as it was
