@@ -319,14 +319,14 @@ def test_patch_discriminator_scores_patches_with_its_receptive_field():
 
 def test_patch_term_trains_p_in_the_d_step_and_pushes_g():
     from emojigan.models.blocks import PatchDiscriminator
-    from emojigan.training.step import make_patch_optimizer
+    from emojigan.training.step import make_adam
 
     real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
     torch.manual_seed(1)
     P = PatchDiscriminator(3, 2, base=8)
     before = {k: v.clone() for k, v in P.state_dict().items()}
     plain = _gan()
-    withp = _gan(P=P, opt_P=make_patch_optimizer(P, 1e-3, (0.5, 0.999), torch.device("cpu")), patch=1.0)
+    withp = _gan(P=P, opt_P=make_adam(P, 1e-3, (0.5, 0.999), torch.device("cpu")), patch=1.0)
     a, b = plain.step(real, z), withp.step(real, z)
     i = STATS.index
     assert torch.equal(a[i("loss_d")], b[i("loss_d")])       # the main D's loss is untouched ...

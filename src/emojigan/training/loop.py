@@ -26,7 +26,7 @@ from .checkpoint import export_generator, load_state, save_state
 from .augment import AdaptiveP, diff_augment
 from .distributed import Dist, setup
 from .ema import make_ema
-from .step import PATCH_STATS, STATS, GANStep, GraphedStep, make_optimizers, make_patch_optimizer
+from .step import PATCH_STATS, STATS, GANStep, GraphedStep, make_adam, make_optimizers
 
 
 class TrainingDiverged(UserError):
@@ -209,7 +209,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         from ..models.blocks import PatchDiscriminator
 
         P = PatchDiscriminator(cfg.data.channels, t.patch_layers).to(device, memory_format=fmt)
-        opt_P = make_patch_optimizer(P, t.lr_d, (t.beta1, t.beta2), device)
+        opt_P = make_adam(P, t.lr_d, (t.beta1, t.beta2), device)
     noise = torch.Generator(device=device).manual_seed(t.seed + 1 + 1_000_003 * dist_.rank)
     ema = make_ema(G, t.ema) if t.ema else None
     ada = AdaptiveP(t.ada_target, t.ada_kimg, device) if t.ada_target else None
@@ -230,8 +230,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             print(f"{out}: train.patch is new to this run; its patch discriminator starts from scratch")
         # the optimizer state carries the old run's learning rates and betas: the resumed config's win, so
         # `--resume RUN --set train.lr_g=...` lowers the rate from here on (a no-op when they are unchanged)
-        for opt, lr in ((opt_G, t.lr_g), (opt_D, t.lr_d), *(((opt_P, t.lr_d),) if opt_P is not None else ())):
-            for group in opt.param_groups:
+        for opt, lr in ((opt_G, t.lr_g), (opt_D, t.lr_d), (opt_P, t.lr_d)):
+            for group in opt.param_groups if opt is not None else ():
                 group["lr"], group["betas"] = lr, (t.beta1, t.beta2)
         rngs = state["noise_rng"] if isinstance(state["noise_rng"], list) else [state["noise_rng"]]
         if len(rngs) != dist_.world_size:
@@ -312,11 +312,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
-                        ("loss_imle", t.imle)):
+                        ("loss_imle", t.imle), *((k, t.patch) for k in PATCH_STATS)):
             if not on:
-                del row[key]
-        if not t.patch:
-            for key in PATCH_STATS:
                 del row[key]
         if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks
             row["ada_p"] = round(ada.update(vals[STATS.index("d_sign")], acc_images * dist_.world_size), 5)

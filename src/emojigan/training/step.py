@@ -283,16 +283,15 @@ class GraphedStep:
             return self.gan.step(*inputs)
 
 
-def make_patch_optimizer(P: nn.Module, lr: float, betas: tuple[float, float],
-                         device: torch.device) -> torch.optim.Optimizer:
-    """Adam for the patch discriminator, as `make_optimizers` builds D's (no CUDA graphs: see the loop)."""
-    kw = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    return torch.optim.Adam(P.parameters(), lr=lr, betas=betas, **kw)
+def make_adam(net: nn.Module, lr: float, betas: tuple[float, float], device: torch.device,
+              capturable: bool = False) -> torch.optim.Optimizer:
+    """Adam over a network's trainable parameters: the fused kernel on CUDA (capturable for CUDA graphs),
+    foreach (multi-tensor) elsewhere."""
+    kw = {"fused": True, "capturable": capturable} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr, betas=betas, **kw)
 
 
 def make_optimizers(G: nn.Module, D: nn.Module, lr_g: float, lr_d: float, betas: tuple[float, float],
                     device: torch.device, capturable: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """Adam for both; the fused kernel on CUDA (capturable for CUDA graphs), foreach (multi-tensor) elsewhere."""
-    kw = {"fused": True, "capturable": capturable} if device.type == "cuda" else {"foreach": True}
-    return (torch.optim.Adam([p for p in G.parameters() if p.requires_grad], lr=lr_g, betas=betas, **kw),
-            torch.optim.Adam([p for p in D.parameters() if p.requires_grad], lr=lr_d, betas=betas, **kw))
+    """`make_adam` for G and for D."""
+    return make_adam(G, lr_g, betas, device, capturable), make_adam(D, lr_d, betas, device, capturable)
