@@ -25,7 +25,9 @@ from emojigan.training.checkpoint import read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
 BUDGET_MB = 60
-CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)"), ("recall", "recall (k=3)"),
+CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)"),
+                ("recall", "recall (k=3, mean over sets of 256 samples)"),
+                ("coverage", "coverage (k=1, Naeem et al. 2020: a sample nearer than any other real emoji)"),
                 ("ssim_coverage", "SSIM coverage (share of real emojis that are some sample's nearest)"),
                 ("copy_rate", "copies (nearest training SSIM >= 0.95)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
                 ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from emojigan.metrics import EvalData, compute_all
-from emojigan.metrics.distribution import fid, kid, precision_recall
+from emojigan.metrics.distribution import coverage, fid, kid, precision_recall, precision_recall_sets
 from emojigan.metrics.image_stats import edge_strength, noise_energy
 from emojigan.metrics.memorization import nearest_ssim, ssim_matrix
 
@@ -37,6 +37,25 @@ def test_precision_recall_known_cases():
     assert p == 1.0 and r < 0.2                    # collapse onto ten emojis: precise, no recall
     p, r = precision_recall(real, torch.randn(400, 8, generator=g) + 10)
     assert p == 0.0 and r == 0.0                   # far away
+
+
+def test_recall_on_sets_of_256_and_coverage():
+    """A model that draws every real point, each slightly off and nearly the same way every time (as a
+    conditional model does): with 5 samples a point, one set of 555 puts every k=3 ball among one point's own
+    drawings, missing the real point beside them; sets of 256 (2-3 a point) keep the balls wide."""
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(111, 8, generator=g) * 3
+    offset = torch.randn(111, 8, generator=g) * 0.3                        # each point drawn a bit off
+    fake = (real + offset).repeat(5, 1) + torch.randn(555, 8, generator=g) * 0.01
+    assert precision_recall(real, fake)[1] < 0.1                           # one set: balls collapse
+    s = precision_recall_sets(real, fake)
+    assert s["pr_sets"] == 2 and s["pr_set_size"] == 256 and s["recall"] > 0.9 and s["precision"] == 1.0
+    assert s["recall_min"] <= s["recall"] <= s["recall_max"]
+    assert coverage(real, fake) == 1.0                                     # every point has a drawing near it
+    assert coverage(real, fake[:1].repeat(100, 1)) < 0.1                   # a collapse covers its neighbours only
+    small = precision_recall_sets(real, fake[:100])                         # fewer than 256: one set of all
+    assert small["pr_sets"] == 1 and small["pr_set_size"] == 100
+    assert (small["precision"], small["recall"]) == precision_recall(real, fake[:100])
 
 
 def test_ssim_matrix_matches_torchmetrics():

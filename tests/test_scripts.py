@@ -64,7 +64,11 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
     cases = [(["residual_spectrum.py", "no-such-model"], "no-such-model does not exist"),
              (["standing_stats.py", str(tmp_path / "missing"), str(tmp_path / "out")], "is not a run folder"),
              (["standing_stats.py", str(kept), str(tmp_path / "out")], "has no generator.safetensors"),
-             (["standing_stats.py", str(tiny_run), str(kept)], "exists; choose a new folder")]
+             (["standing_stats.py", str(tiny_run), str(kept)], "exists; choose a new folder"),
+             (["recall_scale.py", "--sizes", "2,x"], "give set sizes of at least 4"),
+             (["recall_scale.py", "no-such-model", "--size", "32"], "no-such-model does not exist"),
+             (["recall_scale.py", "faces64", "--size", "128"], "faces64 draws 64 px images"),
+             (["recall_scale.py", "faces64", "--background", "black"], "the data has 3")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
@@ -72,3 +76,16 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
         assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() and (kept / "note.txt").read_text() == "mine"
     assert sorted(x.name for x in kept.iterdir()) == ["note.txt"]   # an existing OUT is left as it was
+
+
+def test_recall_scale_reads_a_copier_as_full_recall_on_every_set_size():
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "recall_scale.py"), "faces64", "--sizes", "128,256"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.stdout.splitlines() if line.startswith("| ") and "---" not in line}
+    copier = rows["copier (real emojis shifted <= 2 px)"]
+    assert copier[0].startswith("1.000 (1.000-1.000, 2 sets)") and float(copier[1]) > 0.95
+    recall_128, recall_256 = float(rows["faces64"][0].split()[0]), float(rows["faces64"][1])
+    assert 0 < recall_256 < recall_128 < 1      # the same model reads less recall from more samples a set
+    assert 0 < float(rows["faces64"][2]) <= 1   # coverage

@@ -1,7 +1,8 @@
 """`train --init`: start a run from a trained model (a shipped name, a run folder or an export) instead of
 random weights, for fine-tuning on a user's own images, optionally with D's first blocks frozen (FreezeD,
 Mo et al. 2020). G starts from the model's exported (EMA) generator; D from the run's last training state,
-or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts from scratch."""
+or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts from scratch. A conditional
+model continues only on the emojis it was trained on: its labels are its training images."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     user set them; a user setting that contradicts the weights is an error."""
     _, meta = read_export(resolve_export(spec))
     model, data = meta.get("model", {}), meta.get("data", {})
-    if meta.get("classes"):
-        raise UserError(f"--init {spec}: fine-tuning starts from unconditional models only; this one is conditional")
+    if meta.get("image_classes"):
+        raise UserError(f"--init {spec}: a model of clustered classes (model.clusters) cannot be fine-tuned; "
+                        f"train it anew")
     clash = sorted(k for k in explicit if k.startswith("model."))
     if clash:
         raise UserError(f"--init {spec} takes its architecture from the model; drop {', '.join(clash)}")
@@ -51,10 +53,28 @@ def _discriminator_state(spec: str, gen_path: Path) -> tuple[dict | None, str]:
     return (load_file(str(d)), str(d)) if d else (None, "")
 
 
-def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
-    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded."""
+def check_same_labels(spec: str, model_classes: list[dict], data_classes: list[dict]) -> None:
+    """A conditional model's label k is its training image k: continuing it on other images would silently
+    give its labels to other emojis, so the data must hold the same emojis in the same order."""
+    def key(c: dict) -> str:
+        return c.get("hexcode") or c.get("annotation", "")
+
+    if [key(c) for c in model_classes] == [key(c) for c in data_classes]:
+        return
+    first = next((i for i, (a, b) in enumerate(zip(model_classes, data_classes)) if key(a) != key(b)),
+                 min(len(model_classes), len(data_classes)))
+    raise UserError(f"--init {spec} is conditional on its {len(model_classes)} training emojis; this data has "
+                    f"{len(data_classes)} images and differs at image {first}: continue it on the data it was "
+                    f"trained on (its subset), or fine-tune an unconditional model")
+
+
+def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, classes: list[dict] | None = None) -> str:
+    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. For a
+    conditional model, `classes` are the new data's (loop.class_list), checked against the model's."""
     gen_path = resolve_export(spec)
-    tensors, _ = read_export(gen_path)
+    tensors, meta = read_export(gen_path)
+    if meta.get("classes"):
+        check_same_labels(spec, meta["classes"], classes or [])
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:

@@ -107,14 +107,15 @@ class InTrainingEval:
         self.real_feat = self.space(real)
 
     def __call__(self, fake: torch.Tensor) -> dict:
-        from ..metrics.distribution import kid, precision_recall
+        from ..metrics.distribution import kid, precision_recall_sets
         from ..metrics.memorization import COPY_SSIM, nearest_ssim
 
         fake_feat = self.space(fake)
         k, k_std = kid(self.real_feat, fake_feat, subsets=50)
-        p, r = precision_recall(self.real_feat, fake_feat)
+        pr = precision_recall_sets(self.real_feat, fake_feat)  # sets of 256, as evaluate measures
         s, _ = nearest_ssim(fake.to(self.device), self.real.to(self.device))
-        return {"kid": k, "kid_std": k_std, "precision": p, "recall": r, "ssim_nearest": float(s.mean()),
+        return {"kid": k, "kid_std": k_std, "precision": pr["precision"], "recall": pr["recall"],
+                "ssim_nearest": float(s.mean()),
                 "copy_rate": float((s >= COPY_SSIM).double().mean())}
 
 
@@ -191,7 +192,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     if t.init and state is None:
         from .init import load_init
 
-        msg = load_init(G, D, t.init)
+        msg = load_init(G, D, t.init, class_list(data, image_classes) if conditional else None)
         if main and progress:
             print(f"{out}: init {msg}")
     if t.freeze_d:
