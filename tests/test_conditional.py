@@ -182,3 +182,25 @@ def test_mode_seeking_pairs_share_labels(tmp_path, monkeypatch):
     assert len({tuple(y.tolist()) for y in seen}) == 8      # still random from batch to batch
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss_g"]) for r in rows if r["kind"] == "train")
+
+
+def test_init_continues_a_conditional_model_only_on_its_own_emojis(cond_run, faces32, tmp_path):
+    from safetensors.torch import load_file
+
+    data = json.loads((cond_run / "config.json").read_text())["data"]["path"]
+    out = tmp_path / "more"
+    run_cli("train", "--preset", "cdcgan128", "--init", cond_run, "--data", data, "--epochs", "1", "--out", out, "--quiet")
+    fresh = tmp_path / "fresh"
+    run_cli("train", "--preset", "cdcgan128", "--data", data, "--epochs", "1", "--seed", "1", "--out", fresh, *SLIM)
+    before, after = load_file(cond_run / "generator.safetensors"), load_file(out / "generator.safetensors")
+    other = load_file(fresh / "generator.safetensors")
+    w = [k for k in before if before[k].dim() == 4]
+    moved = sum((after[k] - before[k]).abs().mean() for k in w)
+    assert moved < 0.2 * sum((other[k] - before[k]).abs().mean() for k in w)   # one epoch on from the init
+    assert json.loads((out / "config.json").read_text())["train"]["init"] == str(cond_run)
+    p = run_cli("generate", out, "--label", "heart eyes", "--n", "1", "--out", tmp_path / "h.png", check=False)
+    assert p.returncode == 0 and (tmp_path / "h.png").is_file()
+    p = run_cli("train", "--preset", "cdcgan128", "--init", cond_run, "--data", faces32, "--epochs", "1",
+                "--out", tmp_path / "other", "--quiet", check=False)
+    assert p.returncode == 2 and "conditional on its 120 training emojis" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "other").exists()

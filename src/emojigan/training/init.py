@@ -68,13 +68,18 @@ def check_same_labels(spec: str, model_classes: list[dict], data_classes: list[d
                     f"trained on (its subset), or fine-tune an unconditional model")
 
 
-def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, classes: list[dict] | None = None) -> str:
-    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. For a
-    conditional model, `classes` are the new data's (loop.class_list), checked against the model's."""
-    gen_path = resolve_export(spec)
-    tensors, meta = read_export(gen_path)
+def check_init_labels(spec: str, data_classes: list[dict]) -> None:
+    """Before anything is written: a conditional model at `spec` must continue on its own emojis (the new
+    data's classes, loop.class_list)."""
+    _, meta = read_export(resolve_export(spec))
     if meta.get("classes"):
-        check_same_labels(spec, meta["classes"], classes or [])
+        check_same_labels(spec, meta["classes"], data_classes)
+
+
+def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
+    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded."""
+    gen_path = resolve_export(spec)
+    tensors, _ = read_export(gen_path)
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:

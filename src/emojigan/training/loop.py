@@ -174,6 +174,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     if state is not None:
         check_same_model(out, state, cfg)
     data = runlib.load_dataset(cfg, progress and main)
+    if t.init and state is None and is_conditional(m.arch):
+        from .init import check_init_labels
+
+        check_init_labels(t.init, class_list(data))
     evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every and main else None
     if not resume and main:
         runlib.create_run_dir(out)
@@ -192,7 +196,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     if t.init and state is None:
         from .init import load_init
 
-        msg = load_init(G, D, t.init, class_list(data, image_classes) if conditional else None)
+        msg = load_init(G, D, t.init)
         if main and progress:
             print(f"{out}: init {msg}")
     if t.freeze_d:
