@@ -14,14 +14,13 @@ size. A copier (every real emoji, shifted by up to 2 pixels) is the first row, f
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from emojigan.config import Config
-from emojigan.errors import UserError
+from emojigan.errors import UserError, script_main
 from emojigan.features import load_feature_space
 from emojigan.inference import load_generator
 from emojigan.metrics.distribution import coverage, precision_recall
@@ -73,23 +72,17 @@ def main() -> None:
     args = ap.parse_args()
     try:
         sizes = sorted(int(s) for s in args.sizes.split(","))
-        if sizes[0] < 4:
-            raise ValueError
     except ValueError:
-        print(f"recall_scale: error: --sizes {args.sizes!r}: give set sizes of at least 4, e.g. 128,256,512",
-              file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        cfg = Config()
-        cfg.data.subset, cfg.data.size, cfg.data.background = args.subset, args.size, args.background
-        data = load_dataset(cfg.validate(), progress=False)
-        space = load_feature_space("openmoji")
-        real_feat, n = space(data.images), sizes[-1]
-        rows = [("copier (real emojis shifted <= 2 px)", copier(data.images, n))]
-        rows += [(m, draw(m, data.names, n, args.size, data.images.shape[1])) for m in args.models]
-    except UserError as e:
-        print(f"recall_scale: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        sizes = [0]
+    if sizes[0] < 4:
+        raise UserError(f"--sizes {args.sizes!r}: give set sizes of at least 4, e.g. 128,256,512")
+    cfg = Config()
+    cfg.data.subset, cfg.data.size, cfg.data.background = args.subset, args.size, args.background
+    data = load_dataset(cfg.validate(), progress=False)
+    space = load_feature_space("openmoji")
+    real_feat, n = space(data.images), sizes[-1]
+    rows = [("copier (real emojis shifted <= 2 px)", copier(data.images, n))]
+    rows += [(m, draw(m, data.names, n, args.size, data.images.shape[1])) for m in args.models]
     print(f"{len(data)} real emojis ({args.subset}, {args.size} px, {args.background}); recall (k=3) by samples per "
           f"set: mean over the disjoint sets of {n} samples (min-max); coverage of all {n}\n")
     print("| model | " + " | ".join(f"recall, {s} a set" for s in sizes) + f" | coverage ({n}) |")
@@ -102,4 +95,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script_main("recall_scale", main)

@@ -10,12 +10,11 @@ a flat (white) spectrum would put there, and the residual energy by pixel phase 
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 from scipy.ndimage import median_filter
 
-from emojigan.errors import UserError
+from emojigan.errors import script_main
 from emojigan.inference import load_generator
 
 
@@ -46,14 +45,10 @@ def main() -> None:
     print("| model | side | residual energy | Nyquist share (flat spectrum) | phase spread |")
     print("|---|---|---|---|---|")
     for m in args.models:
-        try:
-            r = residual_spectrum(m, args.n)
-        except UserError as e:
-            print(f"residual_spectrum: error: {e}", file=sys.stderr)
-            raise SystemExit(2) from None
+        r = residual_spectrum(m, args.n)
         print(f"| {m} | {r['side']} | {r['residual_energy']:.4f} | {r['nyquist_share']:.3f} "
               f"({r['nyquist_share_flat']:.3f}) | {r['phase_spread']:.2f} |")
 
 
 if __name__ == "__main__":
-    main()
+    script_main("residual_spectrum", main)

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import torch
 
-from emojigan.errors import UserError
+from emojigan.errors import UserError, script_main
 from emojigan.inference import resolve_export
 from emojigan.models import generator_from_config
 from emojigan.training.checkpoint import export_generator, read_export
@@ -50,15 +49,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="the training batch size (default 16)")
     args = ap.parse_args()
     src, dst = Path(args.run), Path(args.out)
-    try:
-        if not src.is_dir():
-            raise UserError(f"{src} is not a run folder")
-        read_export(resolve_export(src))  # a run with a readable export, before anything is written
-        if dst.exists():
-            raise UserError(f"{dst} exists; choose a new folder")
-    except UserError as e:
-        print(f"standing_stats: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    if not src.is_dir():
+        raise UserError(f"{src} is not a run folder")
+    read_export(resolve_export(src))  # a run with a readable export, before anything is written
+    if dst.exists():
+        raise UserError(f"{dst} exists; choose a new folder")
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("checkpoints", "eval*", "samples"))
     for exp in sorted(dst.glob("generator*.safetensors")):
         tensors, meta = read_export(exp)
@@ -75,4 +70,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    script_main("standing_stats", main)
