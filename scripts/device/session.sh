@@ -2,10 +2,10 @@
 # One GPU call for the quality issue (a task is lent 15 minutes of device time in all, start-up included):
 #   1. the CUDA-graph step test (graphed = eager, step by step), never yet run on a GPU;
 #   2. side by side: the `faces64` preset (21,000 steps, copy-aware best checkpoint) over three seeds, faces64
-#      with D's learning rate at 2e-4, with LeCam and with latent matching (IMLE, weight 4) (seed 0; sessions 6-7
-#      measured them on the CPU only to 7,000 or 14,000 steps),
-#      `cond128` (no label smoothing since session 8) with and without the spectral loss from step 0 (600 epochs
-#      each; on the CPU the spectral loss from step 0 lowered the noise but raised KID), and a graphed-vs-eager dcgan64 pair;
+#      with D's learning rate at 2e-4, with a faster EMA (0.995: crisper strokes at 7,000 steps, session 10) and with
+#      latent matching (IMLE, weight 4) (seed 0; sessions 6-10 measured them on the CPU only to 7,000 or 14,000 steps),
+#      `cond128` (no label smoothing since session 8) with and without the patch critic from step 0 (600 epochs
+#      each; session 10 ran the critic from step 0 to 400 epochs on the CPU), and a graphed-vs-eager dcgan64 pair;
 #   3. fp16 exports (faces64: the best checkpoint, and its D), logs and samples, packed into parts of < 16 MB.
 # (Session 4 ran the speed benchmark: `benchmarks/train_throughput.py --compare-reference --device cuda`.)
 # Every stage has a deadline (seconds since start), so the whole command ends by $END and a run cut short
@@ -46,7 +46,7 @@ for s in 0 1 2; do
 done
 train faces64-lrd2 --preset faces64 --epochs $FE --set train.lr_d=0.0002 &
 train faces64-imle4 --preset faces64 --epochs $FE --set train.imle=4 &
-train faces64-lecam --preset faces64 --epochs $FE --set train.lecam=0.3 &
+train faces64-ema995 --preset faces64 --epochs $FE --set train.ema=0.995 &
 train cond128-patch --preset cond128 --epochs $CE --set train.patch=1 --set train.eval_every=50 &
 train cond128-plain --preset cond128 --epochs $CE --set train.eval_every=50 &
 ( for g in true false; do
@@ -103,7 +103,7 @@ for run in sorted(Path("runs").iterdir()):
         best, best_kid = run, kids[run.name]
 # what comes back is capped at 64 MiB: the best G (7.2 MB each in fp16) of the faces64 seeds, the faster D and
 # IMLE, the better cond128's G (16.4 MB) and the best faces64's D (5.5 MB); the rest come back as metrics and grids
-keep = {*FACES_BACK, min(("cond128-spectral", "cond128-plain"), key=lambda r: kids.get(r, math.inf))}
+keep = {*FACES_BACK, min(("cond128-patch", "cond128-plain"), key=lambda r: kids.get(r, math.inf))}
 Path("runs/skip.txt").write_text("".join(f"{g}\n" for g in map(str, Path("runs").glob("*/generator.safetensors"))
                                          if Path(g).parent.name not in keep))
 print("weights back for", sorted(keep))
@@ -114,7 +114,7 @@ if best is not None:  # its D, so the run can ship with one for `train --init`
     print("D kept for", best.name, "at epoch", st["epoch"])
 PY
 # at most 8 files of 16 MiB come back: the weights (most important first), logs and each run's last grid
-files=$(for r in faces64-s0 faces64-s1 faces64-s2 faces64-lrd2 faces64-imle4 faces64-lecam cond128-spectral cond128-plain graphs-true graphs-false; do
+files=$(for r in faces64-s0 faces64-s1 faces64-s2 faces64-lrd2 faces64-imle4 faces64-ema995 cond128-patch cond128-plain graphs-true graphs-false; do
   ls runs/$r/*.safetensors runs/$r/*.json* runs/$r.log $(ls runs/$r/samples/*.png 2>/dev/null | tail -1) 2>/dev/null; done)
 cp $OUT/machine.txt $OUT/graph-check.txt $OUT/graph-test.txt $OUT/pack.txt runs/ 2>/dev/null
 tar czf - -X runs/skip.txt runs/*.txt $files | split -b 15m - $OUT/runs.tgz.part-
