@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -23,7 +22,7 @@ from emojigan.config import Config
 from emojigan.errors import UserError, script_main
 from emojigan.features import load_feature_space
 from emojigan.inference import load_generator
-from emojigan.metrics.distribution import coverage, precision_recall
+from emojigan.metrics.distribution import coverage, precision_recall_sets
 from emojigan.training.run import load_dataset
 
 
@@ -57,8 +56,8 @@ def recall_by_set_size(real_feat: torch.Tensor, fake_feat: torch.Tensor, sizes: 
     """{size: (mean recall, min, max, number of sets)} over disjoint consecutive sets of each size."""
     out = {}
     for s in sizes:
-        r = [precision_recall(real_feat, fake_feat[i * s:(i + 1) * s])[1] for i in range(len(fake_feat) // s)]
-        out[s] = (float(np.mean(r)), min(r), max(r), len(r))
+        r = precision_recall_sets(real_feat, fake_feat, size=s)
+        out[s] = (r["recall"], r["recall_min"], r["recall_max"], r["pr_sets"])
     return out
 
 

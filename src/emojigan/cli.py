@@ -210,8 +210,8 @@ def cmd_evaluate(a) -> int:
                  device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
     print(f"{a.out}/report.html: KID {m['kid']:.4f} +- {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
           f"recall {m['recall']:.3f} ({m['recall_min']:.3f}-{m['recall_max']:.3f} over {m['pr_sets']} sets of "
-          f"{m['pr_set_size']}), coverage {m['coverage']:.3f}, copies {m['copy_rate']:.1%}, edge ratio {m['edge_ratio']:.2f}, "
-          f"noise ratio {m['noise_ratio']:.2f}")
+          f"{m['pr_set_size']}), coverage {m['coverage']:.3f}, copies {m['copy_rate']:.1%}, "
+          f"edge ratio {m['edge_ratio']:.2f}, noise ratio {m['noise_ratio']:.2f}")
     return 0
 
 
