@@ -53,6 +53,10 @@ class ModelConfig:
     clusters: int = 0           # conditional models: 0 = one class per training image (the report); K = one class
                                 # per cluster of look-alike training images (self-conditioned GAN), drawn by share.
                                 # 12 on faces64 collapsed inside each cluster (docs/RESULTS.md); off in every preset
+    neighbors: int = 0          # conditional models, one class per training image: D sees class i's real image drawn
+                                # from image i's k nearest training images (itself included, OpenMoji feature space),
+                                # so class i stands for a neighbourhood, not one emoji to copy (instance-conditioned
+                                # GAN, Casanova et al. 2021); 0 = off (the report: class i is image i)
 
 
 @dataclass
@@ -167,6 +171,7 @@ class Config:
         if m.d_cond not in ("concat", "projection"):
             raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
         _check_range("model.clusters", m.clusters, 0, 100_000)
+        _check_range("model.neighbors", m.neighbors, 0, 100_000)
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):
@@ -223,6 +228,12 @@ class Config:
         if m.clusters and not ARCHS[m.arch][2]:
             raise UserError(f"model.clusters conditions on clusters of the training images; it needs a conditional "
                             f"model.arch (cdcgan), not '{m.arch}'")
+        if m.neighbors and not ARCHS[m.arch][2]:
+            raise UserError(f"model.neighbors conditions on neighbourhoods of the training images; it needs a "
+                            f"conditional model.arch (cdcgan), not '{m.arch}'")
+        if m.neighbors and m.clusters:
+            raise UserError("model.neighbors gives each training image its own class; it does not combine with "
+                            "model.clusters (choose one)")
         return self
 
 

@@ -1,11 +1,12 @@
-"""Self-conditioned training (`model.clusters`): the clustering, the run's classes, sampling by share, resume."""
+"""Self-conditioned training (`model.clusters`): the clustering, the run's classes, sampling by share, resume;
+and instance neighbourhoods (`model.neighbors`): the table, D's real draws, resume."""
 import json
 
 import pytest
 import torch
 
 from emojigan.config import resolve
-from emojigan.data.clusters import cluster_features, cluster_images
+from emojigan.data.clusters import cluster_features, cluster_images, nearest_neighbors
 from emojigan.errors import UserError
 from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
@@ -95,3 +96,67 @@ def test_label_fidelity_counts_a_clusters_members():
     Gen.image_classes = [1, 1, 0, 0]                                   # the same draws, clusters swapped
     s, _, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=3)
     assert s["label_fidelity_top1"] == 0.0 and arrays["label_fidelity_per_label"].shape == (2,)
+
+
+def test_nearest_neighbors_self_first_then_by_distance_ties_by_index():
+    feat = torch.tensor([[0.0], [1.0], [3.0], [-1.0], [0.0]])       # images 0 and 4 coincide
+    nb = nearest_neighbors(feat, 3)
+    assert nb.dtype == torch.int64 and nb.shape == (5, 3)
+    assert nb[:, 0].tolist() == [0, 1, 2, 3, 4]                      # itself first, even beside a duplicate
+    assert nb[0].tolist() == [0, 4, 1] and nb[4].tolist() == [4, 0, 1]   # 1 and 3 tie at 1.0 from 0: index order
+    assert nb[2].tolist() == [2, 1, 0]                               # 0 and 4 tie at 3.0: the lower index
+    assert nearest_neighbors(feat, 1).flatten().tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(UserError, match="model.neighbors 6: the training set has 5 images"):
+        nearest_neighbors(feat, 6)
+
+
+def test_neighbors_settings_are_checked():
+    with pytest.raises(UserError, match="model.neighbors .*needs a conditional model.arch"):
+        resolve("faces64", None, [("model.neighbors", "5")])
+    with pytest.raises(UserError, match="does not combine with model.clusters"):
+        resolve("faces64", None, [("model.arch", "cdcgan"), ("model.neighbors", "5"), ("model.clusters", "8")])
+    proc = run_cli("train", "--preset", "faces64", "--set", "model.arch=cdcgan", "--set", "model.neighbors=-2",
+                   "--out", "/nonexistent/x", check=False)
+    assert proc.returncode == 2 and "model.neighbors -2 is out of range" in proc.stderr
+
+
+def test_neighbors_run_shows_d_each_class_as_one_of_its_neighbours(faces32_rgba, tmp_path, monkeypatch):
+    """D's real image for class i is one of image i's k nearest (not always image i); fakes are asked for
+    the same classes as ever; the table is kept in the state, and a resumed run continues exactly."""
+    from emojigan.data import load_images
+    from emojigan.training import loop
+    from emojigan.training.step import GANStep
+
+    opts = ["--set", "model.arch=cdcgan", "--set", "model.neighbors=3", "--set", "train.diffaugment=",
+            "--set", "train.eval_every=0", "--background", "transparent", "--checkpoint-every", "1",
+            "--sample-every", "100", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 2, "--preset", "faces64", "--data", faces32_rgba, *opts)
+    assert_same_training_state(ref, part, 2 * 7, nets=("G", "D", "G_ema"))
+    nb = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)["neighbors"]
+    assert nb.shape == (111, 3) and nb[:, 0].tolist() == list(range(111))
+    meta = json.loads((ref / "generator.json").read_text())
+    assert meta["model"]["neighbors"] == 3 and meta["model"]["n_classes"] == 111
+
+    seen = []
+    real_step = GANStep.step
+
+    def spy(self, real, z, labels=None, fake_labels=None, **kw):
+        seen.append((real.clone(), labels.clone()))
+        return real_step(self, real, z, labels, fake_labels, **kw)
+
+    monkeypatch.setattr(GANStep, "step", spy)
+    cfg = resolve("faces64", None, [("data.path", str(faces32_rgba)), ("data.size", "32"), ("model.arch", "cdcgan"),
+                                    ("model.neighbors", "3"), ("model.g_base", "8"), ("model.d_base", "8"),
+                                    ("model.max_channels", "32"), ("train.epochs", "1"), ("train.eval_every", "0"),
+                                    ("train.diffaugment", "")])
+    loop.train(cfg, tmp_path / "spy", progress=False)
+    real = load_images(faces32_rgba, 32, "transparent").images
+    own = others = 0
+    for x, y in seen:
+        for img, c in zip(x, y.tolist()):
+            hits = [j for j in nb[c].tolist() if torch.equal(img, real[j])]
+            assert hits, f"class {c}'s real image is none of its neighbours {nb[c].tolist()}"
+            own += hits[0] == c
+            others += hits[0] != c
+    assert own + others == 111 and own > 10 and others > 30        # about a third its own image
+    assert sorted(torch.cat([y for _, y in seen]).tolist()) == list(range(111))   # every class once an epoch

@@ -10,6 +10,12 @@ or three big clusters and makes a singleton of every oddly coloured emoji (12 cl
 4, 2, 2 and five of 1), and a singleton class is one emoji to memorize; in feature space the same k-means
 gives sizes 22 down to 4. The evaluation measures coverage in that same space, so runs that use clusters
 also report feature-free measures (nearest-training SSIM) beside it.
+
+Neighbourhoods (`model.neighbors`) are the instance-conditioned alternative (Casanova et al. 2021, IC-GAN):
+every training image keeps its own class, but D's real image for class i is one of image i's k nearest
+training images, so each class is a small overlapping neighbourhood: there are as many of them as images (no
+emoji is left out of every class, as a rare one can be left out of an unconditional G's modes), and none is
+a single image to memorize.
 """
 from __future__ import annotations
 
@@ -39,3 +45,25 @@ def cluster_images(x: torch.Tensor, k: int, seed: int = 0, device: str | torch.d
 
     space = load_feature_space("openmoji", device=device)
     return cluster_features(space(x.to(device)).cpu(), k, seed)
+
+
+def nearest_neighbors(feat: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, D) features -> (N, k) int64: each image's k nearest images by Euclidean distance, itself first
+    (ties broken by index, so the table does not depend on the device)."""
+    n = len(feat)
+    if not 1 <= k <= n:
+        raise UserError(f"model.neighbors {k}: the training set has {n} images; choose between 1 and {n}")
+    f = feat.double().cpu()
+    dist = torch.cdist(f, f)
+    dist.fill_diagonal_(-1.0)  # itself first, even beside an exact duplicate
+    order = torch.sort(dist, dim=1, stable=True).indices  # stable: equal distances keep index order
+    return order[:, :k].to(torch.int64).contiguous()
+
+
+def neighbor_table(x: torch.Tensor, k: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N, k) nearest training images of each, in the shipped OpenMoji
+    feature space (the instance-conditioned GAN's neighbourhoods)."""
+    from ..features import load_feature_space
+
+    space = load_feature_space("openmoji", device=device)
+    return nearest_neighbors(space(x.to(device)).cpu(), k)

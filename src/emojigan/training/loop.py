@@ -78,6 +78,18 @@ def image_classes_for(cfg: Config, data: ImageSet, state: dict | None) -> torch.
     return cluster_images(data.images, cfg.model.clusters, cfg.train.seed)
 
 
+def neighbors_for(cfg: Config, data: ImageSet, state: dict | None, device: torch.device) -> torch.Tensor | None:
+    """Each training image's `model.neighbors` nearest training images (N, k), itself first (kept in the
+    training state, so a resumed run draws from the same neighbourhoods); None when off."""
+    if not cfg.model.neighbors:
+        return None
+    if state is not None and "neighbors" in state:
+        return state["neighbors"].to(torch.int64)
+    from ..data.clusters import neighbor_table
+
+    return neighbor_table(data.images, cfg.model.neighbors, device)
+
+
 def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int,
                 image_classes: torch.Tensor | None = None) -> dict:
     d = cfg.data
@@ -189,6 +201,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     conditional = is_conditional(m.arch)
     image_classes = image_classes_for(cfg, data, state)
     n_classes = int(image_classes.max()) + 1 if image_classes is not None else len(data)
+    neighbors = neighbors_for(cfg, data, state, device)
+    if neighbors is not None and main and progress and state is None:
+        print(f"{out}: {len(data)} classes, each shown to D as one of its image's {neighbors.shape[1]} nearest images")
     if image_classes is not None and main and progress and state is None:
         sizes = torch.bincount(image_classes).tolist()
         print(f"{out}: {len(data)} images in {n_classes} clusters of {min(sizes)}-{max(sizes)} (sizes {sizes})")
@@ -295,6 +310,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     real = data.images.to(device).contiguous(memory_format=fmt)
     # conditional: the class of each training image (itself, or its cluster); fakes take a random image's class
     classes_of = (image_classes if image_classes is not None else torch.arange(len(data))).to(device)
+    neighbors_dev = neighbors.to(device) if neighbors is not None else None
     n = len(real)
     per_rank = len(_epoch_indices(n, t.seed, 0, dist_))
     steps_per_epoch = math.ceil(per_rank / t.batch_size)
@@ -341,6 +357,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 **({"P": P_raw.state_dict(), "opt_P": opt_P.state_dict()} if P_raw is not None else {}),
                 **({"imle_z": imle_z.cpu()} if imle_z is not None else {}),
                 **({"image_classes": image_classes} if image_classes is not None else {}),
+                **({"neighbors": neighbors} if neighbors is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
@@ -388,8 +405,12 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                        lambda: gan.autocast(device))
             for i in range(0, len(perm), t.batch_size):
                 idx = perm[i:i + t.batch_size]
-                x = real[idx]
-                b = x.shape[0]
+                b = len(idx)
+                if neighbors_dev is not None:  # class idx, shown as one of its k nearest images (IC-GAN)
+                    pick = torch.randint(0, neighbors_dev.shape[1], (b,), generator=noise, device=device)
+                    x = real[neighbors_dev[idx, pick]]
+                else:
+                    x = real[idx]
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
                 if conditional:  # fakes are drawn for the classes of uniformly random training images
                     if t.mode_seeking > 0 and b >= 2:  # MSGAN pairs: both halves share labels, only z differs
