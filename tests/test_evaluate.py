@@ -115,3 +115,20 @@ def test_compare_reuses_current_evaluations_and_redoes_older_ones(tiny_run, tmp_
     cached.write_text(json.dumps({k: v for k, v in m.items() if k != "metrics_version"} | {"kid": 123.0}))
     run_cli(*args)                                                       # an older one is evaluated again
     assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["run"]["kid"] == m["kid"]
+
+
+def test_evaluate_a_shipped_model_by_name(tmp_path):
+    """`emojigan evaluate faces64` checks the shipped model on the data its card names (no run folder)."""
+    from emojigan.inference import load_generator
+
+    out = tmp_path / "ev"
+    p = run_cli("evaluate", "faces64", "--n", "16", "--out", out, "--quiet")
+    assert p.stdout.startswith(f"{out}/report.html: KID")
+    m = json.loads((out / "metrics.json").read_text())
+    gen = load_generator("faces64")
+    assert m["step"] == gen.meta["training"]["step"] and m["n_real"] == 111 and m["n_fake"] == 16
+    with Image.open(out / "samples.png") as im:                       # 4x4 RGBA samples at 64 px, gridded
+        assert im.size[0] > 4 * 64
+    assert "faces64" in (out / "report.html").read_text()
+    p = run_cli("evaluate", "faces64", "--checkpoint", "best", "--out", tmp_path / "b", check=False)
+    assert p.returncode == 2 and "a shipped model is one generator" in p.stderr and not (tmp_path / "b").exists()

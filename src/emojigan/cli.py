@@ -374,13 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
     ms.set_defaults(func=cmd_models)
 
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
-    e.add_argument("run", help="a run folder")
+    e.add_argument("run", help="a run folder, or a shipped model's name (faces64, cond128: checks its card)")
     e.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
                    help="the last export, or the lowest-KID one that --eval-every kept")
     _eval_args(e)
     e.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")
-    c.add_argument("runs", nargs="+", help="run folders")
+    c.add_argument("runs", nargs="+", help="run folders or shipped models' names")
     c.add_argument("--names", help="comma-separated column names (default: the folder names)")
     _eval_args(c)
     c.set_defaults(func=cmd_compare)

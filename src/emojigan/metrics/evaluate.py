@@ -25,15 +25,37 @@ METRICS_VERSION = 3
 
 
 def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
+    """A run folder -> (folder, its config.json, its Config); a shipped model's name (`emojigan models`) ->
+    (its name, its export's metadata, a Config of the data it was trained on)."""
+    shipped = shipped_source(run)
+    if shipped is not None:
+        return shipped
     run = Path(run)
     if not run.is_dir():
-        raise UserError(f"{run} is not a run folder")
+        raise UserError(f"{run} is not a run folder (nor a shipped model's name: `emojigan models`)")
     raw = read_run_config(run)
     cfg = Config.from_dict(raw, source=f"{run}/config.json")
     if not (run / "generator.safetensors").is_file():
         raise UserError(f"{run} has no checkpoint yet (no generator.safetensors); train it past "
                         f"its first --checkpoint-every epochs")
     return run, raw, cfg
+
+
+def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
+    """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
+    from ..pretrained import shipped_models
+    from ..training.checkpoint import read_export
+
+    if Path(name).exists() or str(name) not in shipped_models():
+        return None
+    _, meta = read_export(shipped_models()[str(name)])
+    data = meta.get("data", {})
+    if not data.get("subset"):
+        raise UserError(f"shipped model {name} does not name the OpenMoji subset it was trained on")
+    cfg = Config()
+    cfg.data.subset, cfg.data.size, cfg.data.background = data["subset"], data["size"], data["background"]
+    return Path(str(name)), {"shipped_model": str(name), "data": data, "model": meta.get("model", {}),
+                             "training": meta.get("training", {})}, cfg.validate()
 
 
 def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
@@ -51,7 +73,14 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         raise UserError(f"--out {out} exists and is not a folder")
     if checkpoint not in ("latest", "best"):
         raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
-    export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
+    if "shipped_model" in raw:
+        if checkpoint != "latest":
+            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator; leave --checkpoint out")
+        from ..pretrained import shipped_models
+
+        export = shipped_models()[raw["shipped_model"]]
+    else:
+        export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
     if not export.is_file():
         raise UserError(f"{run} has no {export.name} (best is kept only by runs trained with --eval-every)")
     space = load_feature_space(features, inception_weights, device)
