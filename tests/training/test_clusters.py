@@ -160,3 +160,24 @@ def test_neighbors_run_shows_d_each_class_as_one_of_its_neighbours(faces32_rgba,
             others += hits[0] != c
     assert own + others == 111 and own > 10 and others > 30        # about a third its own image
     assert sorted(torch.cat([y for _, y in seen]).tolist()) == list(range(111))   # every class once an epoch
+
+
+def test_label_fidelity_of_a_neighbourhood_model_counts_its_neighbours():
+    """A neighbourhood model's sample for label i is also scored against i's k nearest real emojis."""
+    from emojigan.metrics.fidelity import label_fidelity
+
+    real_feat = torch.tensor([[0.0, 0], [1, 0], [10, 0], [30, 0]])   # 0-1 close, 2 apart, 3 far
+
+    class Gen:  # label y draws next to real emoji (y + 1) % 4
+        classes = [{"annotation": str(i)} for i in range(4)]
+        image_classes = []
+        meta = {"model": {"neighbors": 2}}
+
+        def sample_tensor(self, seeds, labels):
+            return real_feat[[(y + 1) % 4 for y in labels]] + 0.01
+
+    s, _, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=2)
+    # neighbourhoods (k=2): 0 {0,1}, 1 {1,0}, 2 {2,1}, 3 {3,2}; draws 1, 2, 3, 0: in for labels 0 only
+    assert s["label_fidelity_top1"] == 0.0 and s["label_fidelity_neighbourhood"] == 0.25
+    Gen.meta = {"model": {"neighbors": 0}}
+    assert "label_fidelity_neighbourhood" not in label_fidelity(Gen(), lambda x: x, real_feat, per_label=2)[0]

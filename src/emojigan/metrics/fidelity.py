@@ -31,6 +31,12 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     per = top1.view(n_classes, per_label).mean(dim=1)
     scalars = {"label_fidelity_top1": float(top1.mean()), "label_fidelity_top5": float(top5.mean()),
                "label_fidelity_chance": 1 / n_classes, "label_fidelity_per_label_n": per_label}
+    k = int(getattr(gen, "meta", {}).get("model", {}).get("neighbors", 0) or 0)
+    if k and not image_classes:  # model.neighbors: the share whose nearest real emoji is in the asked label's
+        from ..data.clusters import nearest_neighbors  # neighbourhood, the table training drew D's reals from
+
+        hood = nearest_neighbors(real_feat, k)[y]
+        scalars["label_fidelity_neighbourhood"] = float((hood == nearest5[:, :1]).any(dim=1).double().mean())
     if real is not None:
         from .memorization import nearest_ssim
 
