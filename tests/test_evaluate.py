@@ -1,6 +1,7 @@
 """`emojigan evaluate` and `emojigan compare` on a tiny run, and in-training evaluation, through the real CLI."""
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,5 +131,9 @@ def test_evaluate_a_shipped_model_by_name(tmp_path):
     with Image.open(out / "samples.png") as im:                       # 4x4 RGBA samples at 64 px, gridded
         assert im.size[0] > 4 * 64
     assert "faces64" in (out / "report.html").read_text()
+    run_cli("compare", "faces64", "--n", "8", "--out", tmp_path / "cmp", "--quiet")
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert f"| step | {gen.meta['training']['step']} |" in table
+    assert (tmp_path / "cmp" / "eval-faces64" / "metrics.json").is_file() and not Path("faces64").exists()
     p = run_cli("evaluate", "faces64", "--checkpoint", "best", "--out", tmp_path / "b", check=False)
     assert p.returncode == 2 and "a shipped model is one generator" in p.stderr and not (tmp_path / "b").exists()

@@ -1,6 +1,7 @@
 """`emojigan compare RUN1 RUN2 ...`: every metric of every run in one table, and their sample grids side by
 side, as HTML (self-contained) and Markdown (for docs). Each run is evaluated once per (n, seed, features)
-and the result kept in RUN/eval-<features>-n<N>-s<seed>/ for the next comparison."""
+and the result kept in RUN/eval-<features>-n<N>-s<seed>/ for the next comparison; a shipped model (by name) is
+evaluated into OUT/eval-<name>/."""
 from __future__ import annotations
 
 import html
@@ -35,8 +36,11 @@ def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, featu
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict[str, Any]] = {}
     for label, p in zip(labels, paths):
-        d = eval_dir(p, n, seed, features)
-        gen_mtime = (p / "generator.safetensors").stat().st_mtime
+        if p.is_dir():
+            d = eval_dir(p, n, seed, features)
+            gen_mtime = (p / "generator.safetensors").stat().st_mtime
+        else:  # a shipped model's name: evaluated into this comparison's folder
+            d, gen_mtime = out / f"eval-{_slug(label)}", float("inf")
         cached = d / "metrics.json"
         metrics = (json.loads(cached.read_text())
                    if cached.is_file() and cached.stat().st_mtime >= gen_mtime else {})
