@@ -56,6 +56,7 @@ def main() -> int:
     tensors, meta = read_export(export)
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
+    keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version") if k in metrics}
     from emojigan.data.catalog import OPENMOJI_VERSION
 
     data = dict(meta["data"])  # the run's data source is a local path: ship the dataset's name instead
@@ -88,7 +89,13 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
     data, model, tr = meta["data"], meta["model"], meta["training"]
     classes = meta.get("classes", [])
     size_mb = (g_path.stat().st_size + (d_path.stat().st_size if d_path else 0)) / 2**20
-    rows = "\n".join(f"| {label} | {metrics[k]:.3f} |" for k, label in CARD_METRICS if k in metrics)
+    def value(k: str) -> str:  # recall: its mean, and its range over the sets of 256
+        lo, hi = metrics.get(f"{k}_min"), metrics.get(f"{k}_max")
+        return f"{metrics[k]:.3f}" + (f" ({lo:.3f}-{hi:.3f})" if k == "recall" and lo is not None else "")
+
+    version = metrics.get("metrics_version")
+    rows = "\n".join(f"| {label[:-1] + '; metrics version ' + str(version) + ')' if k == 'recall' and version else label}"
+                     f" | {value(k)} |" for k, label in CARD_METRICS if k in metrics)
     opts = ", ".join(f"{k}={v}" for k, v in model.items())
     kind = (f"conditional on {len(classes)} emoji labels (`emojigan labels --model {a.name}`)" if classes
             else "unconditional")
