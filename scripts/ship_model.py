@@ -89,13 +89,18 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
     data, model, tr = meta["data"], meta["model"], meta["training"]
     classes = meta.get("classes", [])
     size_mb = (g_path.stat().st_size + (d_path.stat().st_size if d_path else 0)) / 2**20
-    def value(k: str) -> str:  # recall: its mean, and its range over the sets of 256
-        lo, hi = metrics.get(f"{k}_min"), metrics.get(f"{k}_max")
-        return f"{metrics[k]:.3f}" + (f" ({lo:.3f}-{hi:.3f})" if k == "recall" and lo is not None else "")
-
-    version = metrics.get("metrics_version")
-    rows = "\n".join(f"| {label[:-1] + '; metrics version ' + str(version) + ')' if k == 'recall' and version else label}"
-                     f" | {value(k)} |" for k, label in CARD_METRICS if k in metrics)
+    rows = []
+    for k, label in CARD_METRICS:
+        if k not in metrics:
+            continue
+        value = f"{metrics[k]:.3f}"
+        if k == "recall":  # its range over the sets of 256, and the metrics version that measured it
+            if "recall_min" in metrics:
+                value += f" ({metrics['recall_min']:.3f}-{metrics['recall_max']:.3f})"
+            if "metrics_version" in metrics:
+                label = f"{label[:-1]}; metrics version {metrics['metrics_version']})"
+        rows.append(f"| {label} | {value} |")
+    rows = "\n".join(rows)
     opts = ", ".join(f"{k}={v}" for k, v in model.items())
     kind = (f"conditional on {len(classes)} emoji labels (`emojigan labels --model {a.name}`)" if classes
             else "unconditional")

@@ -41,10 +41,14 @@ def cluster_features(feat: torch.Tensor, k: int, seed: int = 0) -> torch.Tensor:
 
 def cluster_images(x: torch.Tensor, k: int, seed: int = 0, device: str | torch.device = "cpu") -> torch.Tensor:
     """(N, C, H, W) images in [-1, 1] -> (N,) cluster of each, in the shipped OpenMoji feature space."""
+    return cluster_features(openmoji_features(x, device), k, seed)
+
+
+def openmoji_features(x: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N, D) features of the shipped OpenMoji network, on the CPU."""
     from ..features import load_feature_space
 
-    space = load_feature_space("openmoji", device=device)
-    return cluster_features(space(x.to(device)).cpu(), k, seed)
+    return load_feature_space("openmoji", device=device)(x.to(device)).cpu()
 
 
 def nearest_neighbors(feat: torch.Tensor, k: int) -> torch.Tensor:
@@ -63,7 +67,4 @@ def nearest_neighbors(feat: torch.Tensor, k: int) -> torch.Tensor:
 def neighbor_table(x: torch.Tensor, k: int, device: str | torch.device = "cpu") -> torch.Tensor:
     """(N, C, H, W) images in [-1, 1] -> (N, k) nearest training images of each, in the shipped OpenMoji
     feature space (the instance-conditioned GAN's neighbourhoods)."""
-    from ..features import load_feature_space
-
-    space = load_feature_space("openmoji", device=device)
-    return nearest_neighbors(space(x.to(device)).cpu(), k)
+    return nearest_neighbors(openmoji_features(x, device), k)

@@ -13,7 +13,7 @@ import torch
 from .. import images
 from ..config import Config
 from ..errors import UserError
-from ..inference import load_generator
+from ..inference import load_generator, resolve_export
 from ..training.checkpoint import atomic_write_text
 from ..training.run import load_dataset, read_run_config
 from . import EvalData, compute_all
@@ -46,9 +46,10 @@ def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | No
     from ..pretrained import shipped_models
     from ..training.checkpoint import read_export
 
-    if Path(name).exists() or str(name) not in shipped_models():
+    models = shipped_models()
+    if Path(name).exists() or str(name) not in models:
         return None
-    _, meta = read_export(shipped_models()[str(name)])
+    _, meta = read_export(models[str(name)])
     data = meta.get("data", {})
     if not data.get("subset"):
         raise UserError(f"shipped model {name} does not name the OpenMoji subset it was trained on")
@@ -76,9 +77,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     if "shipped_model" in raw:
         if checkpoint != "latest":
             raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator; leave --checkpoint out")
-        from ..pretrained import shipped_models
-
-        export = shipped_models()[raw["shipped_model"]]
+        export = resolve_export(raw["shipped_model"])
     else:
         export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
     if not export.is_file():
