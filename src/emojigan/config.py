@@ -77,6 +77,9 @@ class TrainConfig:
     patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
                                 # images; G also minimises w * its non-saturating loss; against speckle; 0 = off
     patch_layers: int = 2       # its stride-2 convolutions: 1, 2 or 3 = a receptive field of 10, 22 or 46 pixels
+    balance: float = 0.0        # draw image i with probability proportional to r_i ** balance, r_i = its distance to its
+                                # 3rd-nearest training image in OpenMoji features: rare emojis shown more often (with
+                                # replacement; data/clusters.py rarity_weights); 0 = a plain shuffle per epoch
     imle_pool: int = 512        # latents drawn per matching (at least the dataset size is used)
     imle_every: int = 5         # epochs between matchings
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
@@ -172,6 +175,8 @@ class Config:
             raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
         _check_range("model.clusters", m.clusters, 0, 100_000)
         _check_range("model.neighbors", m.neighbors, 0, 100_000)
+        if not 0 <= t.balance <= 10:
+            raise UserError(f"train.balance {t.balance} is out of range; it is an exponent between 0 and 10 (0 = off)")
         if m.d_norm not in ("batch", "spectral"):
             raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if t.loss not in ("bce", "hinge"):
@@ -219,6 +224,9 @@ class Config:
 
         if m.arch not in ARCHS:
             raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
+        if t.balance and ARCHS[m.arch][2]:
+            raise UserError(f"train.balance reweights the images of an unconditional G; model.arch '{m.arch}' is "
+                            f"conditional (its labels would be shown to D at other rates than G draws them)")
         if t.imle and ARCHS[m.arch][2]:
             raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
         if not 1 <= m.d_pack <= 8:

@@ -1,12 +1,13 @@
 """Self-conditioned training (`model.clusters`): the clustering, the run's classes, sampling by share, resume;
-and instance neighbourhoods (`model.neighbors`): the table, D's real draws, resume."""
+instance neighbourhoods (`model.neighbors`): the table, D's real draws, resume; and rarity-weighted drawing
+(`train.balance`): the weights, the epoch's draws, resume."""
 import json
 
 import pytest
 import torch
 
 from emojigan.config import resolve
-from emojigan.data.clusters import cluster_features, cluster_images, nearest_neighbors
+from emojigan.data.clusters import cluster_features, cluster_images, nearest_neighbors, rarity_weights
 from emojigan.errors import UserError
 from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
@@ -181,3 +182,70 @@ def test_label_fidelity_of_a_neighbourhood_model_counts_its_neighbours():
     assert s["label_fidelity_top1"] == 0.0 and s["label_fidelity_neighbourhood"] == 0.25
     Gen.meta = {"model": {"neighbors": 0}}
     assert "label_fidelity_neighbourhood" not in label_fidelity(Gen(), lambda x: x, real_feat, per_label=2)[0]
+
+
+def test_rarity_weights_favour_the_isolated_image():
+    # five images close together, one far away: the far one has the largest 3rd-neighbour distance
+    feat = torch.tensor([[0.0, 0], [0.1, 0], [0, 0.1], [0.1, 0.1], [0.05, 0.0], [5.0, 5.0]])
+    w = rarity_weights(feat, 2.0)
+    assert w.dtype == torch.float64 and abs(float(w.sum()) - 1) < 1e-12
+    assert int(w.argmax()) == 5 and float(w[5]) > 0.9
+    stronger = rarity_weights(feat, 4.0)
+    assert float(stronger[5]) > float(w[5])                          # the exponent sharpens the preference
+    assert torch.allclose(rarity_weights(feat, 0.0), torch.full((6,), 1 / 6, dtype=torch.float64))
+    assert rarity_weights(feat[:1], 2.0).tolist() == [1.0]           # one image: nothing to compare with
+
+
+def test_balanced_epochs_draw_by_weight_and_shard_evenly():
+    from emojigan.training.distributed import Dist
+    from emojigan.training.loop import _epoch_indices
+
+    w = torch.tensor([0.0, 0.5, 0.0, 0.5], dtype=torch.float64)
+    one = _epoch_indices(4, 0, 3, Dist(), w)
+    assert len(one) == 4 and set(one.tolist()) <= {1, 3}              # zero-weight images never drawn
+    assert torch.equal(one, _epoch_indices(4, 0, 3, Dist(), w))       # (seed, epoch) decide the draws
+    counts = torch.bincount(torch.cat([_epoch_indices(4, 0, e, Dist(), w) for e in range(200)]), minlength=4)
+    assert counts[0] == counts[2] == 0 and abs(int(counts[1]) - 400) < 60
+    shards = [_epoch_indices(5, 0, 1, Dist(rank=r, world_size=2), w) for r in range(2)]
+    assert [len(s) for s in shards] == [3, 3]                         # padded: every rank takes as many steps
+
+
+def test_balance_settings_are_checked():
+    with pytest.raises(UserError, match="train.balance reweights the images of an unconditional G"):
+        resolve("faces64", None, [("model.arch", "cdcgan"), ("train.balance", "2")])
+    proc = run_cli("train", "--preset", "faces64", "--set", "train.balance=50", "--out", "/nonexistent/x", check=False)
+    assert proc.returncode == 2 and "train.balance 50.0 is out of range" in proc.stderr
+
+
+def test_balanced_run_shows_rare_images_more_often_and_resumes_exactly(faces32_rgba, tmp_path, monkeypatch):
+    from emojigan.data import load_images
+    from emojigan.data.clusters import balance_weights
+    from emojigan.training import loop
+    from emojigan.training.step import GANStep
+
+    opts = ["--set", "train.balance=4", "--set", "train.eval_every=0", "--background", "transparent",
+            "--checkpoint-every", "1", "--sample-every", "100", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 2, "--preset", "faces64", "--data", faces32_rgba, *opts)
+    assert_same_training_state(ref, part, 2 * 7, nets=("G", "D", "G_ema"))
+    real = load_images(faces32_rgba, 32, "transparent").images
+    kept = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)["balance"]
+    assert torch.allclose(kept, balance_weights(real, 4.0))
+
+    seen = []
+    real_step = GANStep.step
+
+    def spy(self, x, z, *a, **kw):
+        seen.append(x.clone())
+        return real_step(self, x, z, *a, **kw)
+
+    monkeypatch.setattr(GANStep, "step", spy)
+    cfg = resolve("faces64", None, [("data.path", str(faces32_rgba)), ("data.size", "32"), ("model.g_base", "8"),
+                                    ("model.d_base", "8"), ("model.max_channels", "32"), ("train.epochs", "6"),
+                                    ("train.eval_every", "0"), ("train.diffaugment", ""), ("train.balance", "4")])
+    loop.train(cfg, tmp_path / "spy", progress=False)
+    flat = real.flatten(1)
+    drawn = torch.cat([torch.cdist(x.flatten(1), flat).argmin(1) for x in seen])
+    assert len(drawn) == 6 * 111
+    counts = torch.bincount(drawn, minlength=111).double()
+    rare, common = kept.argsort(descending=True)[:10], kept.argsort()[:10]
+    assert counts[rare].mean() > 3 * counts[common].mean()           # the rarest ten shown far more often

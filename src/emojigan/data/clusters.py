@@ -16,6 +16,11 @@ every training image keeps its own class, but D's real image for class i is one 
 training images, so each class is a small overlapping neighbourhood: there are as many of them as images (no
 emoji is left out of every class, as a rare one can be left out of an unconditional G's modes), and none is
 a single image to memorize.
+
+Rarity weights (`train.balance`) keep the data unconditional and change only how often D sees each image:
+image i is drawn with probability proportional to r_i ** alpha, r_i its distance to its 3rd-nearest training
+image (the radius k-NN recall uses), so the emojis that no other emoji resembles, which an unconditional G
+drops first, are shown more often.
 """
 from __future__ import annotations
 
@@ -68,3 +73,23 @@ def neighbor_table(x: torch.Tensor, k: int, device: str | torch.device = "cpu") 
     """(N, C, H, W) images in [-1, 1] -> (N, k) nearest training images of each, in the shipped OpenMoji
     feature space (the instance-conditioned GAN's neighbourhoods)."""
     return nearest_neighbors(openmoji_features(x, device), k)
+
+
+def rarity_weights(feat: torch.Tensor, alpha: float, k: int = 3) -> torch.Tensor:
+    """(N, D) features -> (N,) float64 sampling probabilities proportional to r_i ** alpha, r_i the distance
+    from image i to its k-th nearest other image (k capped at N - 1); uniform for alpha = 0 or one image."""
+    n = len(feat)
+    if n < 2 or alpha == 0:
+        return torch.full((n,), 1.0 / max(n, 1), dtype=torch.float64)
+    f = feat.double().cpu()
+    dist = torch.cdist(f, f)
+    dist.fill_diagonal_(float("inf"))
+    r = torch.sort(dist, dim=1).values[:, min(k, n - 1) - 1]
+    w = r.clamp_min(1e-12) ** alpha
+    return w / w.sum()
+
+
+def balance_weights(x: torch.Tensor, alpha: float, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(N, C, H, W) images in [-1, 1] -> (N,) sampling probabilities of `rarity_weights`, in the shipped
+    OpenMoji feature space."""
+    return rarity_weights(openmoji_features(x, device), alpha)

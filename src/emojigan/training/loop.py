@@ -148,9 +148,27 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
-def _epoch_indices(n: int, seed: int, epoch: int, dist_: Dist) -> torch.Tensor:
-    """This rank's shuffled indices for an epoch: a plain permutation on one process, a
-    DistributedSampler shard (padded to equal length) under DDP."""
+def balance_for(cfg: Config, data: ImageSet, state: dict | None, device: torch.device) -> torch.Tensor | None:
+    """Each training image's probability of being drawn (`train.balance`), kept in the training state like the
+    neighbourhoods; None when off (a plain shuffle per epoch)."""
+    if not cfg.train.balance:
+        return None
+    if state is not None and "balance" in state:
+        return state["balance"].to(torch.float64)
+    from ..data.clusters import balance_weights
+
+    return balance_weights(data.images, cfg.train.balance, device)
+
+
+def _epoch_indices(n: int, seed: int, epoch: int, dist_: Dist, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """This rank's indices for an epoch: a plain permutation on one process, a DistributedSampler shard (padded
+    to equal length) under DDP. With `weights`, n draws with replacement by those probabilities (every rank draws
+    the same list from (seed, epoch) and takes its own stride of it, padded to equal length)."""
+    if weights is not None:
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        per_rank = -(-n // dist_.world_size)
+        idx = torch.multinomial(weights, per_rank * dist_.world_size, replacement=True, generator=gen)
+        return idx[dist_.rank::dist_.world_size] if dist_.enabled else idx
     if not dist_.enabled:
         return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
     from torch.utils.data import DistributedSampler
@@ -202,6 +220,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     image_classes = image_classes_for(cfg, data, state)
     n_classes = int(image_classes.max()) + 1 if image_classes is not None else len(data)
     neighbors = neighbors_for(cfg, data, state, device)
+    balance = balance_for(cfg, data, state, device)
+    if balance is not None and main and progress and state is None:
+        p = balance * len(data)
+        print(f"{out}: rare images drawn more often (train.balance {t.balance}): {float(p.min()):.2f}x to "
+              f"{float(p.max()):.2f}x the uniform rate")
     if neighbors is not None and main and progress and state is None:
         print(f"{out}: {len(data)} classes, each shown to D as one of its image's {neighbors.shape[1]} nearest images")
     if image_classes is not None and main and progress and state is None:
@@ -358,6 +381,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 **({"imle_z": imle_z.cpu()} if imle_z is not None else {}),
                 **({"image_classes": image_classes} if image_classes is not None else {}),
                 **({"neighbors": neighbors} if neighbors is not None else {}),
+                **({"balance": balance} if balance is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
@@ -395,7 +419,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         P.train()
     try:
         for epoch in range(epoch, t.epochs):
-            perm = _epoch_indices(n, t.seed, epoch, dist_).to(device)
+            perm = _epoch_indices(n, t.seed, epoch, dist_, balance).to(device)
             if t.imle and (imle_z is None or epoch % t.imle_every == 0):
                 from .imle import match_latents
 
