@@ -44,12 +44,12 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
     from ..pretrained import shipped_models
-    from ..training.checkpoint import read_export
+    from ..training.checkpoint import read_export_meta
 
     models = shipped_models()
     if Path(name).exists() or str(name) not in models:
         return None
-    _, meta = read_export(models[str(name)])
+    meta = read_export_meta(models[str(name)])
     data = meta.get("data", {})
     if not data.get("subset"):
         raise UserError(f"shipped model {name} does not name the OpenMoji subset it was trained on")

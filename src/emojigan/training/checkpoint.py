@@ -69,8 +69,8 @@ def export_generator(G: torch.nn.Module, meta: dict[str, Any], path: str | Path,
     return path
 
 
-def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(state_dict, metadata) of an exported generator; checks the format and its version."""
+def read_export_meta(path: str | Path) -> dict[str, Any]:
+    """An exported generator's metadata alone (the safetensors header, no tensors); checks format and version."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"generator file {path} does not exist")
@@ -79,7 +79,6 @@ def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, An
 
         with safe_open(str(path), framework="pt") as f:
             raw = (f.metadata() or {}).get("emojigan")
-        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0][:80]})") from None
     try:
@@ -91,4 +90,14 @@ def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     if meta.get("format_version") != EXPORT_VERSION:
         raise UserError(f"{path} has export format version {meta.get('format_version')}; "
                         f"this emojigan reads version {EXPORT_VERSION}")
+    return meta
+
+
+def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state_dict, metadata) of an exported generator; checks the format and its version."""
+    meta = read_export_meta(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0][:80]})") from None
     return tensors, meta

@@ -14,14 +14,14 @@ from safetensors.torch import load_file
 from ..config import Config
 from ..errors import UserError
 from ..inference import resolve_export
-from .checkpoint import read_export
+from .checkpoint import read_export, read_export_meta
 
 
 
 def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     """Give `cfg` the architecture of the model at `spec`, and its image size and background unless the
     user set them; a user setting that contradicts the weights is an error."""
-    _, meta = read_export(resolve_export(spec))
+    meta = read_export_meta(resolve_export(spec))
     model, data = meta.get("model", {}), meta.get("data", {})
     if meta.get("image_classes"):
         raise UserError(f"--init {spec}: a model of clustered classes (model.clusters) cannot be fine-tuned; "
@@ -71,7 +71,7 @@ def check_same_labels(spec: str, model_classes: list[dict], data_classes: list[d
 def check_init_labels(spec: str, data_classes: list[dict]) -> None:
     """Before anything is written: a conditional model at `spec` must continue on its own emojis (the new
     data's classes, loop.class_list)."""
-    _, meta = read_export(resolve_export(spec))
+    meta = read_export_meta(resolve_export(spec))
     if meta.get("classes"):
         check_same_labels(spec, meta["classes"], data_classes)
 
