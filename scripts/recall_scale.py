@@ -56,7 +56,7 @@ def recall_by_set_size(real_feat: torch.Tensor, fake_feat: torch.Tensor, sizes: 
     """{size: (mean recall, min, max, number of sets)} over disjoint consecutive sets of each size."""
     out = {}
     for s in sizes:
-        r = precision_recall_sets(real_feat, fake_feat, size=s)
+        r, _ = precision_recall_sets(real_feat, fake_feat, size=s)
         out[s] = (r["recall"], r["recall_min"], r["recall_max"], r["pr_sets"])
     return out
 

@@ -1,4 +1,5 @@
 """`emojigan evaluate` and `emojigan compare` on a tiny run, and in-training evaluation, through the real CLI."""
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -15,11 +16,11 @@ from tests.conftest import TINY, run_cli
 def evaluated(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "ev"
     p = run_cli("evaluate", tiny_run, "--n", "48", "--out", out, "--quiet")
-    assert "KID" in p.stdout and "recall" in p.stdout
+    assert "KID" in p.stdout and "recall" in p.stdout and "real emojis missed by every set (missed.png)" in p.stdout
     return out
 
 
-def test_evaluate_writes_every_figure_and_number(evaluated):
+def test_evaluate_writes_every_figure_and_number(evaluated, faces32):
     m = json.loads((evaluated / "metrics.json").read_text())
     for key in ("kid", "kid_std", "fid", "precision", "recall", "copy_rate", "ssim_nearest_mean", "edge_ratio",
                 "noise_ratio", "pixel_distance_mean", "feature_variance_mean", "feature_distance_mean"):
@@ -34,15 +35,29 @@ def test_evaluate_writes_every_figure_and_number(evaluated):
         px = np.asarray(both)
         assert (px[:, :16] == 255).all()                # white margin, then the two grids
         assert px[30:, 16:16 + real.width].std() > 10 and px[30:, -16 - real.width:-16].std() > 10
+    # the real emojis no set of samples recalls, by name and as a grid (a 3-epoch model misses most)
+    missed = m["recall_missed_emojis"]
+    assert m["recall_missed"] == len(missed) > 50
+    with open(faces32 / "labels.csv", newline="", encoding="utf-8") as f:
+        annotations = [row["annotation"] for row in csv.DictReader(f)]
+    assert set(missed) <= set(annotations) and missed == sorted(missed, key=annotations.index)  # by name, in order
+    assert 1 - m["recall"] >= m["recall_missed"] / 111 - 1e-9       # missed by every set <= missed on average
+    hits = np.load(evaluated / "arrays.npz")["recall_hits"]
+    assert hits.shape == (111,) and int((hits == 0).sum()) == m["recall_missed"]
+    with Image.open(evaluated / "missed.png") as im:
+        rows = -(-min(64, len(missed)) // 8)
+        assert im.height > rows * 32 and im.width >= min(8, len(missed)) * 32
 
 
 def test_report_html_has_every_section(evaluated):
     page = (evaluated / "report.html").read_text()
     for title, _ in FIGURES.values():
         assert f"<h2>{title}</h2>" in page.replace("&amp;", "&"), title
-    for section in ("summary", "samples", "memorization-pairs", "all-metrics", "config"):
+    for section in ("summary", "samples", "memorization-pairs", "missed", "all-metrics", "config"):
         assert f'id="{section}"' in page
-    assert page.count("data:image/png;base64,") == len(FIGURES) + 3   # self-contained
+    m = json.loads((evaluated / "metrics.json").read_text())
+    assert f"{m['recall_missed']} of 111 training emojis" in page and m["recall_missed_emojis"][0] in page
+    assert page.count("data:image/png;base64,") == len(FIGURES) + 4   # self-contained
     assert "src=\"http" not in page and "lr_d" in page
 
 

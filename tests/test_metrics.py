@@ -48,14 +48,19 @@ def test_recall_on_sets_of_256_and_coverage():
     offset = torch.randn(111, 8, generator=g) * 0.3                        # each point drawn a bit off
     fake = (real + offset).repeat(5, 1) + torch.randn(555, 8, generator=g) * 0.01
     assert precision_recall(real, fake)[1] < 0.1                           # one set: balls collapse
-    s = precision_recall_sets(real, fake)
+    s, hits = precision_recall_sets(real, fake)
     assert s["pr_sets"] == 2 and s["pr_set_size"] == 256 and s["recall"] > 0.9 and s["precision"] == 1.0
     assert s["recall_min"] <= s["recall"] <= s["recall_max"]
     assert coverage(real, fake) == 1.0                                     # every point has a drawing near it
     assert coverage(real, fake[:1].repeat(100, 1)) < 0.1                   # a collapse covers its neighbours only
-    small = precision_recall_sets(real, fake[:100])                         # fewer than 256: one set of all
+    assert hits.shape == (111,) and hits.max() == 2 and s["recall_missed"] == int((hits == 0).sum()) <= 11
+    small, small_hits = precision_recall_sets(real, fake[:100])             # fewer than 256: one set of all
     assert small["pr_sets"] == 1 and small["pr_set_size"] == 100
     assert (small["precision"], small["recall"]) == precision_recall(real, fake[:100])
+    assert small["recall_missed"] == int((small_hits == 0).sum()) and small_hits.max() == 1
+    # the emojis a model misses, by name: draw only the first 50 points, then points 50.. are all missed
+    part, part_hits = precision_recall_sets(real, (real[:50] + offset[:50]).repeat(6, 1)[:256])
+    assert part_hits[50:].sum() == 0 and part["recall_missed"] >= 61
 
 
 def test_ssim_matrix_matches_torchmetrics():

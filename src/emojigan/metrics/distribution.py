@@ -63,26 +63,33 @@ def _kth_radius(x: torch.Tensor, k: int) -> torch.Tensor:
 PR_SET = 256
 
 
-def precision_recall(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    """Precision: share of fakes inside some real's k-NN ball; recall: share of reals inside some fake's."""
+def _pr_masks(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fakes inside some real's k-NN ball, reals inside some fake's k-NN ball): boolean masks."""
     real_feat, fake_feat = real_feat.double(), fake_feat.double()
     r_real, r_fake = _kth_radius(real_feat, k), _kth_radius(fake_feat, k)
     d = torch.cdist(fake_feat, real_feat, compute_mode="donot_use_mm_for_euclid_dist")  # (fake, real)
-    precision = (d <= r_real[None, :]).any(dim=1).double().mean()
-    recall = (d <= r_fake[:, None]).any(dim=0).double().mean()
-    return float(precision), float(recall)
+    return (d <= r_real[None, :]).any(dim=1), (d <= r_fake[:, None]).any(dim=0)
+
+
+def precision_recall(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Precision: share of fakes inside some real's k-NN ball; recall: share of reals inside some fake's."""
+    precise, recalled = _pr_masks(real_feat, fake_feat, k)
+    return float(precise.double().mean()), float(recalled.double().mean())
 
 
 def precision_recall_sets(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int = 3,
-                          size: int = PR_SET) -> dict[str, float]:
+                          size: int = PR_SET) -> tuple[dict[str, float], np.ndarray]:
     """Precision and recall averaged over the disjoint sets of `size` consecutive samples (all samples when
-    there are fewer; a last partial set is left out), with recall's spread over the sets."""
+    there are fewer; a last partial set is left out), with recall's spread over the sets; and, per real emoji,
+    the number of sets that recall it (0 = no set of samples comes near it: an emoji the model misses)."""
     n_sets = max(1, len(fake_feat) // size)
     size = min(size, len(fake_feat))
-    pr = np.array([precision_recall(real_feat, fake_feat[i * size:(i + 1) * size], k) for i in range(n_sets)])
+    masks = [_pr_masks(real_feat, fake_feat[i * size:(i + 1) * size], k) for i in range(n_sets)]
+    pr = np.array([[float(p.double().mean()), float(r.double().mean())] for p, r in masks])
+    hits = torch.stack([r for _, r in masks]).sum(0).numpy().astype(np.int32)
     return {"precision": float(pr[:, 0].mean()), "recall": float(pr[:, 1].mean()),
             "recall_min": float(pr[:, 1].min()), "recall_max": float(pr[:, 1].max()),
-            "pr_sets": n_sets, "pr_set_size": size}
+            "pr_sets": n_sets, "pr_set_size": size, "recall_missed": int((hits == 0).sum())}, hits
 
 
 def coverage(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int = 1) -> float:
@@ -103,7 +110,8 @@ def _kid(d: EvalData):
 
 @register("precision_recall")
 def _pr(d: EvalData):
-    return {**precision_recall_sets(d.real_feat, d.fake_feat, 3), "coverage": coverage(d.real_feat, d.fake_feat)}, {}
+    scalars, hits = precision_recall_sets(d.real_feat, d.fake_feat, 3)
+    return {**scalars, "coverage": coverage(d.real_feat, d.fake_feat)}, {"recall_hits": hits}
 
 
 @register("feature_stats")

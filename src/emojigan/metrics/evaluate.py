@@ -41,6 +41,13 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
     return run, raw, cfg
 
 
+def emoji_name(data, i: int) -> str:
+    """Training image i's name: its OpenMoji annotation for built datasets, else its file name."""
+    if data.labels and data.labels[i].get("annotation"):
+        return data.labels[i]["annotation"]
+    return data.names[i]
+
+
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
     from ..pretrained import shipped_models
@@ -85,7 +92,8 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     space = load_feature_space(features, inception_weights, device)
     t0 = time.perf_counter()
     gen = load_generator(export, device=device)
-    real = load_dataset(cfg, progress=progress).images
+    dataset = load_dataset(cfg, progress=progress)
+    real = dataset.images
     fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
@@ -116,7 +124,6 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         images.save_png(images.grid(rows, nrow=k + 1), out / "label_fidelity_worst.png")
         scalars["label_fidelity_worst"] = [
             f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]
-    atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     np.savez_compressed(out / "arrays.npz", **arrays)
     fake_grid, real_grid = images.grid(show(fake[:64]), nrow=8), images.grid(show(real[:64]), nrow=8)
     images.save_png(fake_grid, out / "samples.png")
@@ -124,6 +131,13 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     images.save_png(images.side_by_side([(f"training images (first {min(64, len(real))})", real_grid),
                                          (f"generated (seeds {seed}..{seed + min(64, n) - 1})", fake_grid)]),
                     out / "real_vs_samples.png")
+    missed = np.flatnonzero(arrays["recall_hits"] == 0)  # real emojis no set of samples recalls
+    scalars["recall_missed_emojis"] = [emoji_name(dataset, int(i)) for i in missed]
+    if len(missed):
+        images.save_png(images.grid(show(real[torch.as_tensor(missed[:64])]), nrow=8), out / "missed.png")
+    elif (out / "missed.png").is_file():
+        (out / "missed.png").unlink()  # a re-evaluation that misses nothing keeps no stale figure
+    atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     pairs = []
     for i in arrays["closest_order"][:16]:
         pairs += [show(fake[i:i + 1])[0], show(real[arrays["ssim_nearest_index"][i]:][:1])[0]]

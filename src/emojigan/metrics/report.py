@@ -15,6 +15,7 @@ SUMMARY = [  # key, label, how to read it
     ("fid", "FID (reference)", "biased with ~100 real images; compare runs, not papers"),
     ("precision", "precision (k=3)", "share of samples that look like some real emoji"),
     ("recall", "recall (k=3)", "share of real emojis inside the samples' k-NN balls; mean over sets of 256 samples"),
+    ("recall_missed", "real emojis missed", "real emojis that no set of 256 samples recalls (shown below, by name)"),
     ("coverage", "coverage (k=1)", "share of real emojis with a sample nearer than any other real emoji (Naeem et al. 2020)"),
     ("ssim_coverage", "SSIM coverage", "share of real emojis that are some sample's nearest by SSIM (no features)"),
     ("copy_rate", "copy rate", "share of samples with nearest-training SSIM >= 0.95"),
@@ -51,6 +52,13 @@ def write_report(out: Path, run: Path, config: dict[str, Any]) -> Path:
                     f'<p>each row: the real emoji, then its samples; worst first: '
                     f'{html.escape(", ".join(m.get("label_fidelity_worst", [])))}</p>'
                     f'{_img(out / "label_fidelity_worst.png")}</section>')
+    missed = ""
+    if (out / "missed.png").is_file():
+        names = m.get("recall_missed_emojis", [])
+        shown = " (the first 64 shown)" if len(names) > 64 else ""
+        missed = (f'<section id="missed"><h2>Real emojis the samples miss</h2><p>{len(names)} of {m["n_real"]} '
+                  f'training emojis lie in no sample\'s k=3 ball in any set of samples{shown}: '
+                  f'{html.escape(", ".join(names))}</p>{_img(out / "missed.png")}</section>')
     all_metrics = "".join(f"<tr><td>{html.escape(k)}</td><td>{fmt(v)}</td></tr>" for k, v in m.items())
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>emojigan evaluation: {html.escape(run.name)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
@@ -65,7 +73,7 @@ epoch {m.get('epoch')}, step {m.get('step')}, feature space <b>{html.escape(m['f
 <figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>
 <figure>{_img(out / 'real.png')}<figcaption>training images</figcaption></figure></div></section>
 <section id="memorization-pairs"><h2>Closest pairs (generated, nearest training image)</h2>{_img(out / 'memorization_pairs.png')}</section>
-{fidelity}{figures}
+{missed}{fidelity}{figures}
 <section id="all-metrics"><h2>All metrics</h2><table>{all_metrics}</table></section>
 <section id="config"><h2>Run config</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre></section>
 </body></html>"""

@@ -124,7 +124,7 @@ class InTrainingEval:
 
         fake_feat = self.space(fake)
         k, k_std = kid(self.real_feat, fake_feat, subsets=50)
-        pr = precision_recall_sets(self.real_feat, fake_feat)  # sets of 256, as evaluate measures
+        pr, _ = precision_recall_sets(self.real_feat, fake_feat)  # sets of 256, as evaluate measures
         s, _ = nearest_ssim(fake.to(self.device), self.real.to(self.device))
         return {"kid": k, "kid_std": k_std, "precision": pr["precision"], "recall": pr["recall"],
                 "ssim_nearest": float(s.mean()),
