@@ -68,7 +68,9 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["recall_scale.py", "--sizes", "2,x"], "give set sizes of at least 4"),
              (["recall_scale.py", "no-such-model", "--size", "32"], "no-such-model does not exist"),
              (["recall_scale.py", "faces64", "--size", "128"], "faces64 draws 64 px images"),
-             (["recall_scale.py", "faces64", "--background", "black"], "the data has 3")]
+             (["recall_scale.py", "faces64", "--background", "black"], "the data has 3"),
+             (["missed_by_rarity.py", str(kept)], "is not an evaluation folder"),
+             (["missed_by_rarity.py", str(tiny_run), "--size", "32"], "is not an evaluation folder")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
@@ -89,3 +91,30 @@ def test_recall_scale_reads_a_copier_as_full_recall_on_every_set_size():
     recall_128, recall_256 = float(rows["faces64"][0].split()[0]), float(rows["faces64"][1])
     assert 0 < recall_256 < recall_128 < 1      # the same model reads less recall from more samples a set
     assert 0 < float(rows["faces64"][2]) <= 1   # coverage
+
+
+def test_missed_by_rarity_splits_the_recalled_emojis_into_thirds(tmp_path):
+    """Hits on the rarest 37 emojis only: the rarest third reads 1.00 covered, the others 0.00."""
+    import json
+
+    import numpy as np
+
+    from emojigan.config import Config
+    from emojigan.data.clusters import openmoji_features, rarity_weights
+    from emojigan.training.run import load_dataset
+
+    cfg = Config()
+    cfg.data.subset, cfg.data.size, cfg.data.background = "faces", 32, "transparent"
+    data = load_dataset(cfg.validate(), progress=False)
+    rarity = rarity_weights(openmoji_features(data.images), 1.0).numpy()
+    hits = np.zeros(111, dtype=np.int32)
+    hits[np.argsort(-rarity, kind="stable")[:37]] = 2
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    np.savez_compressed(ev / "arrays.npz", recall_hits=hits)
+    (ev / "metrics.json").write_text(json.dumps({"recall": 0.333}))
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "missed_by_rarity.py"), str(ev), "--size", "32"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = [c.strip() for c in out.stdout.splitlines()[-1].split("|")[1:-1]]
+    assert row == [str(ev), "0.333", "74", "1.00", "0.00", "0.00"]
