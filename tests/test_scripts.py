@@ -70,6 +70,8 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["recall_scale.py", "faces64", "--size", "128"], "faces64 draws 64 px images"),
              (["recall_scale.py", "faces64", "--background", "black"], "the data has 3"),
              (["missed_by_rarity.py", str(kept)], "is not an evaluation folder"),
+             (["eval_history.py", str(kept)], "is not a run folder"),
+             (["eval_history.py", str(tiny_run)], "has no in-training evaluations"),
              (["missed_by_rarity.py", str(tiny_run), "--size", "32"], "is not an evaluation folder")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
@@ -118,3 +120,33 @@ def test_missed_by_rarity_splits_the_recalled_emojis_into_thirds(tmp_path):
     assert out.returncode == 0, out.stderr
     row = [c.strip() for c in out.stdout.splitlines()[-1].split("|")[1:-1]]
     assert row == [str(ev), "0.333", "74", "1.00", "0.00", "0.00"]
+
+
+def test_eval_history_tables_and_figure(tmp_path):
+    """Two fake runs' evaluation rows: the table at shared steps, '-' where a run has none, window means."""
+    import json
+
+    def run(name, rows):
+        d = tmp_path / name
+        d.mkdir()
+        lines = [json.dumps({"kind": "train", "step": 1, "loss_d": 1.0})]
+        lines += [json.dumps({"kind": "eval", "step": s, "kid": k, "precision": 0.9, "recall": r, "copy_rate": c})
+                  for s, k, r, c in rows]
+        (d / "metrics.jsonl").write_text("\n".join(lines) + "\n{\"kind\": \"ev")   # a cut-off last line
+        return d
+
+    a = run("a", [(100, 0.5, 0.1, 0.0), (200, 0.3, 0.2, 0.01), (300, 0.1, 0.3, 0.02)])
+    b = run("b", [(100, 0.4, 0.2, 0.0), (200, 0.2, 0.4, 0.0)])
+    fig = tmp_path / "h.png"
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "eval_history.py"), str(a), str(b), "--steps",
+                          "100,300", "--window", "200-300", "--figure", str(fig)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "| 100 | 0.500 / 0.10 / 0.0% | 0.400 / 0.20 / 0.0% |" in lines
+    assert "| 300 | 0.100 / 0.30 / 2.0% | - |" in lines
+    assert "| a | 2 | 0.200 | 0.900 | 0.250 | 1.5% |" in lines and "| b | 1 | 0.200 | 0.900 | 0.400 | 0.0% |" in lines
+    from PIL import Image
+
+    with Image.open(fig) as im:
+        assert im.width > 800 and im.height > 200
