@@ -110,16 +110,19 @@ def test_missed_by_rarity_splits_the_recalled_emojis_into_thirds(tmp_path):
     data = load_dataset(cfg.validate(), progress=False)
     rarity = rarity_weights(openmoji_features(data.images), 1.0).numpy()
     hits = np.zeros(111, dtype=np.int32)
-    hits[np.argsort(-rarity, kind="stable")[:37]] = 2
+    order = np.argsort(-rarity, kind="stable")
+    hits[order[:37]] = 2
+    nearest = np.r_[np.full(6, order[0]), np.full(2, order[-1])]      # 6 samples at the rarest, 2 at the commonest
     ev = tmp_path / "ev"
     ev.mkdir()
-    np.savez_compressed(ev / "arrays.npz", recall_hits=hits)
+    np.savez_compressed(ev / "arrays.npz", recall_hits=hits, ssim_nearest_index=nearest)
     (ev / "metrics.json").write_text(json.dumps({"recall": 0.333}))
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "missed_by_rarity.py"), str(ev), "--size", "32"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     row = [c.strip() for c in out.stdout.splitlines()[-1].split("|")[1:-1]]
-    assert row == [str(ev), "0.333", "74", "1.00", "0.00", "0.00"]
+    rarest = data.labels[int(order[0])]["annotation"]
+    assert row == [str(ev), "0.333", "74", "1.00 / 0.00 / 0.00", "0.75 / 0.00 / 0.25", f"{rarest} (75.0%)"]
 
 
 def test_eval_history_tables_and_figure(tmp_path):
