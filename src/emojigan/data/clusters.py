@@ -81,10 +81,9 @@ def rarity_weights(feat: torch.Tensor, alpha: float, k: int = 3) -> torch.Tensor
     n = len(feat)
     if n < 2 or alpha == 0:
         return torch.full((n,), 1.0 / max(n, 1), dtype=torch.float64)
-    f = feat.double().cpu()
-    dist = torch.cdist(f, f)
-    dist.fill_diagonal_(float("inf"))
-    r = torch.sort(dist, dim=1).values[:, min(k, n - 1) - 1]
+    from ..metrics.distribution import _kth_radius  # recall's own ball radius
+
+    r = _kth_radius(feat.double().cpu(), min(k, n - 1))
     w = r.clamp_min(1e-12) ** alpha
     return w / w.sum()
 
