@@ -21,7 +21,6 @@ import numpy as np
 from emojigan.config import Config
 from emojigan.data.clusters import openmoji_features, rarity_weights
 from emojigan.errors import UserError, script_main
-from emojigan.metrics.evaluate import emoji_name
 from emojigan.training.run import load_dataset
 
 
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         counts = np.bincount(nearest, minlength=len(rarity))
         top = int(counts.argmax())
         print(f"| {ev} | {m['recall']:.3f} | {int((hits == 0).sum())} | {recalled} | {drawn} | "
-              f"{emoji_name(data, top)} ({counts[top] / len(nearest):.1%}) |")
+              f"{data.display_name(top)} ({counts[top] / len(nearest):.1%}) |")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,15 @@ def test_built_dataset_lists_exactly_labels(faces32):
     assert len(s) == 111 and s.names[0] == "1F600" and "preview" not in s.names
     assert s.images.shape == (111, 3, 32, 32)
     assert float(s.images.min()) == -1.0 and float(s.images.max()) <= 1.0
+    assert s.display_name(0) == "grinning face"  # the annotation of labels.csv, not the hexcode
+
+
+def test_display_name_falls_back_to_the_file_name(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "my cat.png")
+    s = load_images(tmp_path, 8, "black")
+    assert s.display_name(0) == "my cat"
+    s.labels = [{"hexcode": "1F431", "annotation": ""}]  # a labels row without an annotation
+    assert s.display_name(0) == "my cat"
 
 
 def test_user_folder_resized_and_skips(tmp_path):

@@ -81,9 +81,9 @@ def rarity_weights(feat: torch.Tensor, alpha: float, k: int = 3) -> torch.Tensor
     n = len(feat)
     if n < 2 or alpha == 0:
         return torch.full((n,), 1.0 / max(n, 1), dtype=torch.float64)
-    from ..metrics.distribution import _kth_radius  # recall's own ball radius
+    from ..metrics.distribution import kth_radius  # recall's own ball radius
 
-    r = _kth_radius(feat.double().cpu(), min(k, n - 1))
+    r = kth_radius(feat.double().cpu(), min(k, n - 1))
     w = r.clamp_min(1e-12) ** alpha
     return w / w.sum()
 

@@ -31,6 +31,12 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.names)
 
+    def display_name(self, i: int) -> str:
+        """Image i's name for people: its OpenMoji annotation for built datasets, else its file name."""
+        if self.labels and self.labels[i].get("annotation"):
+            return self.labels[i]["annotation"]
+        return self.names[i]
+
 
 def _prepare(im: Image.Image, size: int, background: str) -> Image.Image:
     im = ImageOps.exif_transpose(im)

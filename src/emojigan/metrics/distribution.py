@@ -50,7 +50,9 @@ def fid(real_feat: torch.Tensor, fake_feat: torch.Tensor) -> float:
     return float(m.compute())
 
 
-def _kth_radius(x: torch.Tensor, k: int) -> torch.Tensor:
+def kth_radius(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(N, D) points -> (N,) distance from each to its k-th nearest other point: the radius of its k-NN ball
+    in precision/recall (Kynkaanniemi et al. 2019), also the rarity of a training image (train.balance)."""
     d = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
     return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
 
@@ -66,7 +68,7 @@ PR_SET = 256
 def _pr_masks(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(fakes inside some real's k-NN ball, reals inside some fake's k-NN ball): boolean masks."""
     real_feat, fake_feat = real_feat.double(), fake_feat.double()
-    r_real, r_fake = _kth_radius(real_feat, k), _kth_radius(fake_feat, k)
+    r_real, r_fake = kth_radius(real_feat, k), kth_radius(fake_feat, k)
     d = torch.cdist(fake_feat, real_feat, compute_mode="donot_use_mm_for_euclid_dist")  # (fake, real)
     return (d <= r_real[None, :]).any(dim=1), (d <= r_fake[:, None]).any(dim=0)
 
@@ -99,7 +101,7 @@ def coverage(real_feat: torch.Tensor, fake_feat: torch.Tensor, k: int = 1) -> fl
     faces64 at 512 samples, and a collapse onto one sample reads 0.01 at k=1)."""
     real_feat, fake_feat = real_feat.double(), fake_feat.double()
     d = torch.cdist(real_feat, fake_feat, compute_mode="donot_use_mm_for_euclid_dist")  # (real, fake)
-    return float((d.min(dim=1).values <= _kth_radius(real_feat, k)).double().mean())
+    return float((d.min(dim=1).values <= kth_radius(real_feat, k)).double().mean())
 
 
 @register("kid")

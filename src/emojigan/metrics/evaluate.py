@@ -41,13 +41,6 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
     return run, raw, cfg
 
 
-def emoji_name(data, i: int) -> str:
-    """Training image i's name: its OpenMoji annotation for built datasets, else its file name."""
-    if data.labels and data.labels[i].get("annotation"):
-        return data.labels[i]["annotation"]
-    return data.names[i]
-
-
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
     from ..pretrained import shipped_models
@@ -132,7 +125,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
                                          (f"generated (seeds {seed}..{seed + min(64, n) - 1})", fake_grid)]),
                     out / "real_vs_samples.png")
     missed = np.flatnonzero(arrays["recall_hits"] == 0)  # real emojis no set of samples recalls
-    scalars["recall_missed_emojis"] = [emoji_name(dataset, int(i)) for i in missed]
+    scalars["recall_missed_emojis"] = [dataset.display_name(int(i)) for i in missed]
     if len(missed):
         images.save_png(images.grid(show(real[torch.as_tensor(missed[:64])]), nrow=8), out / "missed.png")
     elif (out / "missed.png").is_file():

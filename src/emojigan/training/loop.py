@@ -37,11 +37,9 @@ def class_list(data: ImageSet, image_classes: torch.Tensor | None = None) -> lis
     """One class per training image (the report's conditional model: one class per emoji), named by its
     labels.csv row for built datasets, else by its file name; with `image_classes` (model.clusters), one class
     per cluster, named after its members."""
-    if data.labels:
-        keys = ("hexcode", "emoji", "annotation", "subgroup")
-        per_image = [{k: row.get(k, "") for k in keys} for row in data.labels]
-    else:
-        per_image = [{"hexcode": "", "emoji": "", "annotation": name, "subgroup": ""} for name in data.names]
+    rows = data.labels or [{} for _ in data.names]
+    per_image = [{"hexcode": row.get("hexcode", ""), "emoji": row.get("emoji", ""), "annotation": data.display_name(i),
+                  "subgroup": row.get("subgroup", "")} for i, row in enumerate(rows)]
     if image_classes is None:
         return per_image
     out = []
