@@ -77,6 +77,27 @@ def cmd_train(a) -> int:
 
     overrides = [(key, getattr(a, dest)) for dest, key in TRAIN_FLAGS.items() if getattr(a, dest) is not None]
     overrides += config.parse_set(a.set)
+    if a.branch:
+        if a.resume or a.preset or a.config:
+            raise UserError("--branch continues RUN's own config.json in --out; drop --resume/--preset/--config")
+        if a.out is None:
+            raise UserError("--branch RUN needs --out NEW (the new run folder)")
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise UserError("--branch copies a run folder in one process: branch without torchrun (with --epochs "
+                            "at the branch's epoch it stops there), then continue NEW under torchrun with --resume")
+        from .training.branch import branch_run
+
+        src = Path(a.branch)
+        if (src / "config.json").is_file():  # the settings are checked before anything is copied
+            cfg = config.Config.from_dict(read_run_config(src), source=f"{src}/config.json")
+            for key, value in overrides:
+                config.set_value(cfg, key, value)
+            cfg.validate()
+        epoch = branch_run(a.branch, a.checkpoint, a.out, overwrite=a.overwrite)
+        print(f"{a.out}: branched from {a.branch} ({a.checkpoint} state, epoch {epoch})")
+        a.resume = True
+    elif a.checkpoint != "latest":
+        raise UserError("--checkpoint picks the training state that --branch starts from; add --branch RUN")
     if isinstance(a.resume, str):
         a.out = a.resume
     if a.out is None:
@@ -307,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run folder")
     t.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
                    help="continue the run in --out (or RUN) from its last checkpoint")
+    t.add_argument("--branch", metavar="RUN", help="start --out as a copy of RUN at one of its training states "
+                   "(--checkpoint), then continue it: change one setting with --set from that step on")
+    t.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
+                   help="with --branch: the state to start from (best: its lowest-KID evaluation)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     t.add_argument("--epochs", type=_int_range(1, 1_000_000))
     t.add_argument("--batch-size", dest="batch_size", type=_int_range(1, 65_536))

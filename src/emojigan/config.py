@@ -298,11 +298,15 @@ def set_value(cfg: Config, dotted: str, value: Any) -> None:
     setattr(obj, key, _coerce(value, typ, dotted))
 
 
+# what a run's config.json records beside its settings (training/run.py, training/branch.py)
+RUN_RECORDS = ("provenance", "dataset", "resumes", "branched_from")
+
+
 def apply_dict(cfg: Config, d: dict[str, Any], source: str) -> None:
     sections = _sections(cfg)
     for section, values in d.items():
-        if section in ("provenance", "dataset", "resumes"):
-            continue  # provenance written into config.json, not settings
+        if section in RUN_RECORDS:
+            continue  # records written into config.json, not settings
         if section not in sections or not isinstance(values, dict):
             raise UserError(f"{source}: unknown section [{section}]; choose from {', '.join(sections)}")
         for key, value in values.items():

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import images
-from ..config import Config
+from ..config import RUN_RECORDS, Config
 from ..data.catalog import ATTRIBUTION
 from ..data.dataset import ImageSet
 from ..errors import UserError
@@ -286,7 +286,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         if main:
             old = runlib.read_run_config(out)
             resumes = old.get("resumes", []) + [{"epoch": epoch, "step": step, **runlib.provenance()}]
-            runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in ("provenance", "dataset")}
+            runlib.write_config(out, cfg, {k: v for k, v in old.items() if k in RUN_RECORDS and k != "resumes"}
                                 | {"resumes": resumes})
     elif main:
         runlib.write_config(out, cfg, {"provenance": runlib.provenance() | {"world_size": dist_.world_size},

@@ -1,0 +1,79 @@
+"""`train --branch RUN --out NEW`: start a new run folder from one of RUN's training states (its `latest` or
+its `best`), then continue it, usually with one setting changed: the controlled experiment "same model, same
+optimizer state, same RNG state, one difference from step S on". The branch holds everything RUN had up to
+that state (config, metrics, sample grids, exports), so its history, `evaluate` and `eval_history.py` read as
+one run; RUN itself is not touched. An unchanged branch continues exactly as RUN did (resumes are exact)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from . import run as runlib
+from .checkpoint import atomic_write_text
+
+CHECKPOINTS = ("latest", "best")
+
+
+def _state_epoch(path: Path) -> int:
+    try:  # mmap: reads the few bytes of `epoch`, not the 90 MB of weights
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return int(state["epoch"])
+    except Exception as e:  # corrupt or truncated file: torch raises several types
+        raise UserError(f"training state {path} is unreadable ({type(e).__name__}); it may be truncated") from None
+
+
+def _copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: bool = False) -> int:
+    """Copy RUN `src` as it stood at its `checkpoint` state into the new run folder `dst`; returns the epoch.
+    Everything is checked before anything is written."""
+    src, dst = Path(src), Path(dst)
+    if checkpoint not in CHECKPOINTS:
+        raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
+    if not (src / "config.json").is_file():
+        raise UserError(f"{src} is not a run folder (no config.json); nothing to branch from")
+    state = src / "checkpoints" / f"{checkpoint}.pt"
+    if not state.is_file():
+        hint = " (best is kept only by runs trained with --eval-every)" if checkpoint == "best" else ""
+        raise UserError(f"{src} has no {checkpoint} training state ({state}){hint}")
+    if dst.resolve() == src.resolve():
+        raise UserError(f"--out {dst} is the run being branched; choose a new folder")
+    runlib.check_run_dir(dst, resume=False, overwrite=overwrite)
+    epoch = _state_epoch(state)
+    best = src / "checkpoints" / "best.pt"
+    best_epoch = _state_epoch(best) if best.is_file() else None
+    config = runlib.read_run_config(src)
+
+    runlib.create_run_dir(dst)
+    (dst / "checkpoints").mkdir()
+    _copy(state, dst / runlib.STATE_NAME)
+    export = "generator" if checkpoint == "latest" else "generator-best"
+    for suffix in (".safetensors", ".json"):  # the branch's exports are those of its state
+        if (src / f"{export}{suffix}").is_file():
+            _copy(src / f"{export}{suffix}", dst / f"generator{suffix}")
+        if best_epoch is not None and best_epoch <= epoch and (src / f"generator-best{suffix}").is_file():
+            _copy(src / f"generator-best{suffix}", dst / f"generator-best{suffix}")
+    if best_epoch is not None and best_epoch <= epoch:
+        _copy(best, dst / "checkpoints" / "best.pt")
+    for name in ("real.png", "metrics.jsonl"):  # the resume drops the metrics past the state's step
+        if (src / name).is_file():
+            _copy(src / name, dst / name)
+    if (src / "samples").is_dir():
+        (dst / "samples").mkdir()
+        for png in sorted((src / "samples").glob("epoch-*.png")):
+            m = re.fullmatch(r"epoch-(\d+)\.png", png.name)
+            if m and int(m.group(1)) <= epoch:
+                _copy(png, dst / "samples" / png.name)
+    config["branched_from"] = {"run": str(src), "checkpoint": checkpoint, "epoch": epoch}
+    atomic_write_text(dst / "config.json", json.dumps(config, indent=1))
+    return epoch
