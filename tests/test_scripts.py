@@ -72,7 +72,12 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["missed_by_rarity.py", str(kept)], "is not an evaluation folder"),
              (["eval_history.py", str(kept)], "is not a run folder"),
              (["eval_history.py", str(tiny_run)], "has no in-training evaluations"),
-             (["missed_by_rarity.py", str(tiny_run), "--size", "32"], "is not an evaluation folder")]
+             (["missed_by_rarity.py", str(tiny_run), "--size", "32"], "is not an evaluation folder"),
+             (["mixture_eval.py", str(tiny_run), "--out", str(tmp_path / "out")], "two or more members"),
+             (["mixture_eval.py", str(tiny_run), f"{tiny_run}:best", "--out", str(tmp_path / "out")],
+              "has no generator-best.safetensors"),
+             (["mixture_eval.py", str(tiny_run), "faces64", "--out", str(tmp_path / "out")], "on different data"),
+             (["mixture_eval.py", str(tiny_run), str(tiny_run), "--out", str(kept / "note.txt")], "is not a folder")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
@@ -153,3 +158,25 @@ def test_eval_history_tables_and_figure(tmp_path):
 
     with Image.open(fig) as im:
         assert im.width > 800 and im.height > 200
+
+
+def test_mixture_of_one_generator_twice_is_that_generator(tmp_path, tiny_run):
+    """Sample k of the mixture is member k mod M at seed k, as `generate` draws it: mixing a model with itself
+    changes nothing, so every metric of the mixture equals the model's own (a mixture drawing other seeds, or
+    mixing up the members' order, would change the samples and the metrics)."""
+    import json
+
+    import pytest
+
+    out = tmp_path / "mix"
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "mixture_eval.py"), str(tiny_run),
+                          f"{tiny_run}:latest", "--n", "24", "--out", str(out)], capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr
+    rows = json.loads((out / "mixture.json").read_text())["rows"]
+    assert list(rows) == [str(tiny_run), f"{tiny_run}:latest", "mixture of 2"]
+    first = rows[str(tiny_run)]
+    assert 0 <= first["recall"] <= 1 and first["missed"] <= 111
+    for r in rows.values():  # equal up to the last bits of batched generation
+        assert r == pytest.approx(first, rel=1e-5, abs=1e-6)
+    assert (out / "mixture.md").read_text().count("\n") == 5 and (out / "samples.png").is_file()

@@ -41,6 +41,20 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
     return run, raw, cfg
 
 
+def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Path:
+    """The generator file of `load_run`'s result at `checkpoint` (latest | best)."""
+    if checkpoint not in ("latest", "best"):
+        raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
+    if "shipped_model" in raw:
+        if checkpoint != "latest":
+            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator; leave --checkpoint out")
+        return resolve_export(raw["shipped_model"])
+    export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
+    if not export.is_file():
+        raise UserError(f"{run} has no {export.name} (best is kept only by runs trained with --eval-every)")
+    return export
+
+
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
     from ..pretrained import shipped_models
@@ -72,16 +86,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
-    if checkpoint not in ("latest", "best"):
-        raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
-    if "shipped_model" in raw:
-        if checkpoint != "latest":
-            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator; leave --checkpoint out")
-        export = resolve_export(raw["shipped_model"])
-    else:
-        export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
-    if not export.is_file():
-        raise UserError(f"{run} has no {export.name} (best is kept only by runs trained with --eval-every)")
+    export = export_of(run, raw, checkpoint)
     space = load_feature_space(features, inception_weights, device)
     t0 = time.perf_counter()
     gen = load_generator(export, device=device)
