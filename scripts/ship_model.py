@@ -4,6 +4,9 @@ safetensors under src/emojigan/pretrained/, with a model card written from the r
     python scripts/ship_model.py runs/ablation/faces64 faces64 --eval runs/ablation/faces64/eval \
         --reproduce "emojigan train --preset faces64 --out runs/faces64" [--checkpoint best]
 
+`--mixture-with RUN[:best] ...` ships a mixture: the run's generator first, then these (same architecture and
+data), one file; seed k is drawn by member k mod M (`scripts/mixture_eval.py` measures one before shipping).
+
 Checks: the fp16 generator draws the same images as the run's fp32 export (mean difference printed, must be
 under 1/255), and all shipped models together stay under the 60 MB budget.
 """
@@ -21,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.training.checkpoint import read_export  # noqa: E402
+from emojigan.training.checkpoint import mixture_tensors, read_export, split_members  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
 BUDGET_MB = 60
@@ -49,11 +52,26 @@ def main() -> int:
     ap.add_argument("--reproduce", required=True, help="the command that trains this model")
     ap.add_argument("--notes", default="", help="a paragraph for the card: what the samples show")
     ap.add_argument("--no-discriminator", action="store_true")
+    ap.add_argument("--mixture-with", nargs="+", default=[], metavar="RUN[:best]",
+                    help="more generators after the run's own: ship the uniform mixture of them all")
     a = ap.parse_args()
     run = Path(a.run)
     suffix = "" if a.checkpoint == "latest" else "-best"
     export = run / f"generator{suffix}.safetensors"
     tensors, meta = read_export(export)
+    exports = [export]
+    for spec in a.mixture_with:
+        path, best = (spec[:-5], True) if spec.endswith(":best") else (spec, False)
+        exports.append(Path(path) / f"generator{'-best' if best else ''}.safetensors")
+    if len(exports) > 1:
+        parts = [read_export(e) for e in exports]
+        for e, (t, m) in zip(exports, parts):
+            if m["model"] != meta["model"] or m["data"] != meta["data"] or len(split_members(t, m)) != 1:
+                raise SystemExit(f"{e}: not a single generator of {export}'s architecture and data")
+        tensors = mixture_tensors([t for t, _ in parts])
+        meta = {**meta, "mixture": {"members": len(parts), "sources": [str(e) for e in exports],
+                                    "training": [m["training"] for _, m in parts],
+                                    "rule": "seed k is drawn by member k mod M"}}
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
     keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version") if k in metrics}
@@ -70,8 +88,11 @@ def main() -> int:
         state = torch.load(run / "checkpoints" / f"{a.checkpoint}.pt", map_location="cpu", weights_only=True)
         save_file(fp16(state["D"]), str(d_path), metadata={"emojigan": json.dumps({"model": meta["model"],
                                                                                   "data": meta["data"]})})
-    # the fp16 weights must draw what the fp32 export draws
-    ref = load_generator(export, precision="fp32").sample_tensor(seeds=list(range(64)))
+    # the fp16 weights must draw what the fp32 exports draw (member i: seeds i, i + M, ...)
+    m = len(exports)
+    ref = torch.empty(64, meta["data"]["channels"], meta["data"]["size"], meta["data"]["size"])
+    for i, e in enumerate(exports):
+        ref[i::m] = load_generator(e, precision="fp32").sample_tensor(seeds=list(range(i, 64, m)))
     got = load_generator(str(g_path), precision="fp32").sample_tensor(seeds=list(range(64)))
     diff = float((ref - got).abs().mean() * 127.5)
     print(f"{g_path}: fp16 vs fp32 export, mean |difference| {diff:.3f}/255")
@@ -83,6 +104,16 @@ def main() -> int:
         raise SystemExit(f"over the {BUDGET_MB} MB budget")
     write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
     return 0
+
+
+def mixture_line(meta: dict, name: str) -> str:
+    mix = meta.get("mixture")
+    if not mix:
+        return ""
+    steps = ", ".join(f"{t['step']:,}" for t in mix["training"])
+    return (f"\n- **A mixture of {mix['members']} generators** (one file; seed k is drawn by generator k mod "
+            f"{mix['members']}): {', '.join(f'`{s}`' for s in mix['sources'])}, at {steps} steps. "
+            f"`--init {name}` starts from the first.")
 
 
 def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, diff: float) -> None:
@@ -112,7 +143,7 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
   safetensors, {size_mb:.1f} MB together; the fp16 generator draws the fp32 export's images within {diff:.3f}/255
   on average. Model: {opts}.
 - **Training**: {tr['step']:,} generator steps ({tr['epoch']} epochs, batch as in the preset), seed {tr['seed']},
-  checkpoint `{a.checkpoint}`. Reproduce: `{a.reproduce}`.
+  checkpoint `{a.checkpoint}`. Reproduce: `{a.reproduce}`.{mixture_line(meta, a.name)}
 - **Data and licence**: {data['source']} ({data['size']} px renders, {data['background']} background).
   {meta.get('attribution', '')}.
   The weights and everything they generate derive from that artwork: **CC BY-SA 4.0**, share alike, with

@@ -152,6 +152,8 @@ def cmd_models(a) -> int:
     for name, path in models.items():
         d = describe(name, path)
         kind = f"conditional, {d['labels']} labels" if d["conditional"] else "unconditional"
+        if d["members"] > 1:
+            kind += f", mixture of {d['members']}"
         m = d["metrics"]
         metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_fidelity_top1", "label_fidelity_ssim_top1") if k in m)
         print(f"{name:<10} {kind:<26} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "

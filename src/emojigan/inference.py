@@ -12,7 +12,7 @@ from . import images
 from .errors import UserError
 from .latent import z_from_seeds
 from .models import ARCHS, generator_from_config
-from .training.checkpoint import read_export
+from .training.checkpoint import read_export, split_members
 
 EXPORT_NAME = "generator.safetensors"
 
@@ -88,12 +88,14 @@ class EmojiGenerator:
     device computes bf16 natively (CUDA, CPUs with AVX512-BF16/AMX) and the images of a probe batch match
     FP32 within BF16_TOLERANCE / 255 on average; `precision` = "fp32" or "bf16" forces one."""
 
-    def __init__(self, G: torch.nn.Module, meta: dict[str, Any], device: torch.device, precision: str = "auto",
-                 channels_last: bool = True):
-        # inference copy: BatchNorm folded, channels_last (the training module itself is never touched)
-        self.G = fold_batchnorm(G)
+    def __init__(self, G: torch.nn.Module | list[torch.nn.Module], meta: dict[str, Any], device: torch.device,
+                 precision: str = "auto", channels_last: bool = True):
+        # inference copy: BatchNorm folded, channels_last (the training module itself is never touched).
+        # A mixture (several unconditional generators of one architecture) draws seed k with member k mod M.
+        self.members = [fold_batchnorm(g) for g in (G if isinstance(G, list) else [G])]
         if channels_last:
-            self.G = self.G.to(memory_format=torch.channels_last)
+            self.members = [g.to(memory_format=torch.channels_last) for g in self.members]
+        self.G = self.members[0]
         self.meta, self.device = meta, device
         model, data = meta["model"], meta["data"]
         self.z_dim: int = model["z_dim"]
@@ -106,11 +108,15 @@ class EmojiGenerator:
         self.image_classes: list[int] = meta.get("image_classes", [])
         self.precision = precision if precision != "auto" else self._choose_precision()
 
+    def member_of(self, seeds: list[int]) -> list[int]:
+        """The mixture member that draws each seed: k mod M (all 0 for a single generator)."""
+        return [s % len(self.members) for s in seeds]
+
     def _forward(self, z: torch.Tensor, precision: str, labels: torch.Tensor | None = None,
-                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+                 embedding: torch.Tensor | None = None, member: int = 0) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             if not self.conditional:
-                return self.G(z).float()
+                return self.members[member](z).float()
             if embedding is None and labels is None:
                 labels = torch.arange(len(z), device=z.device) % len(self.classes)
             return self.G(z, labels, embedding).float()
@@ -129,21 +135,32 @@ class EmojiGenerator:
         if not native:
             return "fp32"
         z = z_from_seeds(list(range(16)), self.z_dim).to(self.device)
-        diff = (self._forward(z, "fp32") - self._forward(z, "bf16")).abs().mean() * 127.5
-        return "bf16" if float(diff) <= BF16_TOLERANCE else "fp32"
+        diff = max(float((self._forward(z, "fp32", member=m) - self._forward(z, "bf16", member=m)).abs().mean())
+                   for m in range(len(self.members))) * 127.5
+        return "bf16" if diff <= BF16_TOLERANCE else "fp32"
 
     @torch.inference_mode()
     def sample_tensor(self, n: int | None = None, seed: int = 0, seeds: list[int] | None = None,
                       labels: list[int] | None = None, embeddings: torch.Tensor | None = None,
                       z: torch.Tensor | None = None, truncation: float | None = None,
-                      batch_size: int = 256) -> torch.Tensor:
+                      batch_size: int = 256, member: int = 0) -> torch.Tensor:
         """(N, C, H, W) images in [-1, 1] on the CPU, for `seeds` or for seeds seed..seed+n-1 (or explicit
-        latents `z`). Conditional models take one label per image (default: `default_labels`), or label
-        `embeddings` directly (interpolation)."""
+        latents `z`, drawn by mixture `member`). Conditional models take one label per image (default:
+        `default_labels`), or label `embeddings` directly (interpolation)."""
+        if not 0 <= member < len(self.members):
+            raise UserError(f"member {member}: this model is a mixture of {len(self.members)} generators")
         if z is None:
             if seeds is None:
                 seeds = list(range(seed, seed + (n if n is not None else 1)))
             z = z_from_seeds(seeds, self.z_dim, truncation)
+            if len(self.members) > 1:  # each member draws its own seeds, in the seeds' order
+                which = torch.tensor(self.member_of(seeds))
+                out = torch.empty(len(z), self.channels, self.size, self.size)
+                for m in range(len(self.members)):
+                    rows = (which == m).nonzero().flatten()
+                    if len(rows):
+                        out[rows] = self.sample_tensor(z=z[rows], batch_size=batch_size, member=m)
+                return out
         y = None
         if self.conditional and embeddings is None:
             y = torch.tensor(labels if labels is not None else self.default_labels(seeds or list(range(len(z)))))
@@ -154,7 +171,7 @@ class EmojiGenerator:
             zb = z[i:i + batch_size].to(self.device)
             yb = y[i:i + batch_size].to(self.device) if y is not None else None
             eb = embeddings[i:i + batch_size].to(self.device) if embeddings is not None else None
-            out.append(self._forward(zb, self.precision, yb, eb).cpu())
+            out.append(self._forward(zb, self.precision, yb, eb, member).cpu())
         return torch.cat(out)
 
     def label_embedding(self, labels: list[int]) -> torch.Tensor:
@@ -183,13 +200,19 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
     arch = model.get("arch")
     if arch not in ARCHS:
         raise UserError(f"{exp} uses architecture '{arch}', which this emojigan does not know")
+    members = split_members(tensors, meta)
+    if len(members) > 1 and meta.get("classes"):
+        raise UserError(f"{exp} is a mixture of conditional generators; mixtures here are unconditional")
     channels = 4 if data.get("background") == "transparent" else 3
-    G = generator_from_config(model, data["size"], channels)
-    try:
-        G.load_state_dict({k: v.float() for k, v in tensors.items()})
-    except RuntimeError as e:
-        raise UserError(f"{exp} does not match its own config ({str(e).splitlines()[0][:100]})") from None
     dev = pick_device(device)
+    Gs = []
+    for sd in members:
+        G = generator_from_config(model, data["size"], channels)
+        try:
+            G.load_state_dict({k: v.float() for k, v in sd.items()})
+        except RuntimeError as e:
+            raise UserError(f"{exp} does not match its own config ({str(e).splitlines()[0][:100]})") from None
+        Gs.append(G.to(dev).eval())
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision '{precision}' is unknown; choose auto, fp32 or bf16")
-    return EmojiGenerator(G.to(dev).eval(), meta, dev, precision)
+    return EmojiGenerator(Gs if len(Gs) > 1 else Gs[0], meta, dev, precision)

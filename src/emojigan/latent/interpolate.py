@@ -49,12 +49,18 @@ def interpolate(gen, start: str, end: str, steps: int, seed: int = 0) -> torch.T
     if gen.conditional:
         if a.label is None or b.label is None:
             raise UserError("a conditional model needs a label at both endpoints (a name, or seed:N:name)")
-    za = z_from_seeds([a.seed if a.seed is not None else seed], gen.z_dim)[0]
-    zb = z_from_seeds([b.seed if b.seed is not None else seed], gen.z_dim)[0]
+    sa, sb = (a.seed if a.seed is not None else seed), (b.seed if b.seed is not None else seed)
+    ma, mb = gen.member_of([sa, sb])
+    if ma != mb:  # a mixture's members have latent spaces of their own: no path joins them
+        m = len(gen.members)
+        raise UserError(f"seeds {sa} and {sb} are drawn by different generators of this mixture of {m} (seed k by "
+                        f"generator k mod {m}); interpolate between seeds that are equal mod {m}, e.g. seed:{sa} "
+                        f"and seed:{sb - (sb - sa) % m}")
+    za, zb = z_from_seeds([sa], gen.z_dim)[0], z_from_seeds([sb], gen.z_dim)[0]
     ts = torch.linspace(0, 1, steps)
     z = torch.stack([slerp(za, zb, float(t)) for t in ts])
     if not gen.conditional:
-        return gen.sample_tensor(z=z)
+        return gen.sample_tensor(z=z, member=ma)
     ea, eb = gen.label_embedding([a.label])[0], gen.label_embedding([b.label])[0]
     emb = torch.stack([torch.lerp(ea, eb, float(t)) for t in ts])
     return gen.sample_tensor(z=z, embeddings=emb)

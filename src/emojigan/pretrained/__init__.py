@@ -59,4 +59,5 @@ def describe(name: str, path: Path) -> dict:
             "background": data.get("background"), "conditional": bool(classes), "labels": len(classes),
             "params": params, "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
             "discriminator": d is not None, "metrics": meta.get("metrics", {}),
+            "members": int(meta.get("mixture", {}).get("members", 1)),
             "steps": meta.get("training", {}).get("step"), "card": str(card_path(name))}

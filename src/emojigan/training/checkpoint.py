@@ -93,6 +93,26 @@ def read_export_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+MEMBER = "member{}."  # tensor-name prefix of member i in a mixture export
+
+
+def mixture_tensors(members: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The tensors of a mixture export: each member's state dict under its own prefix."""
+    return {MEMBER.format(i) + k: v for i, sd in enumerate(members) for k, v in sd.items()}
+
+
+def split_members(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> list[dict[str, torch.Tensor]]:
+    """An export's generators: one state dict, or a mixture's members in order (`meta["mixture"]`)."""
+    n = int(meta.get("mixture", {}).get("members", 1))
+    if n == 1:
+        return [tensors]
+    out = [{k[len(MEMBER.format(i)):]: v for k, v in tensors.items() if k.startswith(MEMBER.format(i))}
+           for i in range(n)]
+    if any(not sd for sd in out) or sum(map(len, out)) != len(tensors):
+        raise UserError(f"a mixture export of {n} generators holds tensors of another layout")
+    return out
+
+
 def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, metadata) of an exported generator; checks the format and its version."""
     meta = read_export_meta(path)

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from ..config import Config
 from ..errors import UserError
 from ..inference import resolve_export
-from .checkpoint import read_export, read_export_meta
+from .checkpoint import read_export, read_export_meta, split_members
 
 
 
@@ -79,19 +79,21 @@ def check_init_labels(spec: str, data_classes: list[dict]) -> None:
 def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
     """Copy the model's weights into freshly built G and D; returns a line saying what was loaded."""
     gen_path = resolve_export(spec)
-    tensors, _ = read_export(gen_path)
+    tensors, meta = read_export(gen_path)
+    members = split_members(tensors, meta)
+    tensors, first = members[0], " (the first generator of its mixture)" if len(members) > 1 else ""
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
     d_state, d_from = _discriminator_state(spec, gen_path)
     if d_state is None:
-        return f"G from {gen_path}; no discriminator shipped with it, D starts from scratch"
+        return f"G from {gen_path}{first}; no discriminator shipped with it, D starts from scratch"
     try:
         D.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its discriminator does not fit this config ({str(e).splitlines()[0][:100]})") from None
-    return f"G from {gen_path}, D from {d_from}"
+    return f"G from {gen_path}{first}, D from {d_from}"
 
 
 def freeze_discriminator(D: torch.nn.Module, n_blocks: int) -> int:

@@ -1,0 +1,75 @@
+"""Mixtures of generators in one export (the shipped `faces64` is one): seed k is drawn by member k mod M."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from emojigan.errors import UserError
+from emojigan.inference import load_generator
+from emojigan.training.checkpoint import mixture_tensors, read_export, split_members
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def mixture(tiny_run, tmp_path_factory):
+    """A mixture file of the tiny run's generator and a visibly different one (its weights, shifted), and the
+    single-generator file of that second member."""
+    folder = tmp_path_factory.mktemp("mixture")
+    first, meta = read_export(tiny_run / "generator.safetensors")
+    torch.manual_seed(0)
+    second = {k: v + 0.05 * torch.randn_like(v) if k.endswith("weight") and v.dim() == 4 else v.clone()
+              for k, v in first.items()}
+    save_file(second, str(folder / "second.safetensors"), metadata={"emojigan": json.dumps(meta)})
+    mix = {**meta, "mixture": {"members": 2}}
+    save_file(mixture_tensors([first, second]), str(folder / "mix.safetensors"),
+              metadata={"emojigan": json.dumps(mix)})
+    return folder / "mix.safetensors", tiny_run / "generator.safetensors", folder / "second.safetensors"
+
+
+def test_seed_k_is_drawn_by_member_k_mod_m(mixture):
+    mix, first, second = mixture
+    g = load_generator(mix, precision="fp32")
+    assert len(g.members) == 2 and g.member_of([0, 1, 6, 7]) == [0, 1, 0, 1]
+    x = g.sample_tensor(seeds=list(range(3, 11)))
+    a = load_generator(first, precision="fp32").sample_tensor(seeds=[4, 6, 8, 10])
+    b = load_generator(second, precision="fp32").sample_tensor(seeds=[3, 5, 7, 9])
+    assert torch.allclose(x[1::2], a, atol=1e-5) and torch.allclose(x[0::2], b, atol=1e-5)
+    assert (a - b).abs().mean() > 0.01  # the members really differ
+    # explicit latents go to the member asked for
+    z = torch.randn(2, g.z_dim)
+    assert torch.allclose(g.sample_tensor(z=z, member=1), load_generator(second, precision="fp32").sample_tensor(z=z),
+                          atol=1e-5)
+    with pytest.raises(UserError, match="mixture of 2 generators"):
+        g.sample_tensor(z=z, member=2)
+
+
+def test_a_mixture_export_of_the_wrong_layout_is_refused(mixture):
+    mix, first, _ = mixture
+    tensors, meta = read_export(mix)
+    assert [len(sd) for sd in split_members(tensors, meta)] == [len(read_export(first)[0])] * 2
+    with pytest.raises(UserError, match="another layout"):
+        split_members(tensors, {**meta, "mixture": {"members": 3}})
+
+
+def test_cli_generates_and_interpolates_within_a_member(mixture, tmp_path):
+    mix, first, _ = mixture
+    run_cli("generate", mix, "--n", "6", "--out", tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").is_file()
+    run_cli("interpolate", mix, "--from", "seed:2", "--to", "seed:8", "--steps", "3", "--out", tmp_path / "s.png")
+    p = run_cli("interpolate", mix, "--from", "seed:0", "--to", "seed:7", "--out", tmp_path / "x.png", check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+    assert "different generators of this mixture of 2" in p.stderr and "seed:0 and seed:6" in p.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_init_from_a_mixture_starts_from_its_first_generator(mixture):
+    from emojigan.models import build_from_config
+    from emojigan.training.init import load_init
+
+    mix, first, _ = mixture
+    tensors, meta = read_export(first)
+    G, D = build_from_config(meta["model"], meta["data"]["size"], 3)
+    msg = load_init(G, D, str(mix))
+    assert "first generator of its mixture" in msg
+    assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in tensors.items())
