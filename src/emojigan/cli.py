@@ -148,7 +148,7 @@ def cmd_models(a) -> int:
     if not models:
         print("no pretrained generators are shipped in this installation")
         return 0
-    print(f"{'name':<10} {'kind':<26} {'size':>5} {'image':<5} {'params':>7} {'MB':>5}  {'D':<3} metrics")
+    print(f"{'name':<10} {'kind':<30} {'size':>5} {'image':<5} {'params':>7} {'MB':>5}  {'D':<3} metrics")
     for name, path in models.items():
         d = describe(name, path)
         kind = f"conditional, {d['labels']} labels" if d["conditional"] else "unconditional"
@@ -156,7 +156,7 @@ def cmd_models(a) -> int:
             kind += f", mixture of {d['members']}"
         m = d["metrics"]
         metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_fidelity_top1", "label_fidelity_ssim_top1") if k in m)
-        print(f"{name:<10} {kind:<26} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "
+        print(f"{name:<10} {kind:<30} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "
               f"{d['params'] / 1e6:>6.1f}M {d['mb']:>5}  {'yes' if d['discriminator'] else 'no':<3} {metrics}")
     print(f"model cards: {folder()}/NAME.md; use one with `emojigan generate --model NAME`, or fine-tune it "
           f"with `emojigan train --init NAME --data FOLDER`")
