@@ -152,3 +152,17 @@ def test_evaluate_a_shipped_model_by_name(tmp_path):
     assert (tmp_path / "cmp" / "eval-faces64" / "metrics.json").is_file() and not Path("faces64").exists()
     p = run_cli("evaluate", "faces64", "--checkpoint", "best", "--out", tmp_path / "b", check=False)
     assert p.returncode == 2 and "a shipped model is one generator" in p.stderr and not (tmp_path / "b").exists()
+
+
+def test_evaluate_and_compare_an_export_file(tmp_path, tiny_run):
+    """An exported generator file is evaluated on the OpenMoji data its metadata names, like a shipped model; one
+    trained on a user's folder names none and is refused in one line."""
+    from emojigan.pretrained import shipped_models
+
+    export = tmp_path / "f64.safetensors"
+    export.write_bytes(shipped_models()["faces64"].read_bytes())
+    run_cli("compare", export, "faces64", "--names", "file,shipped", "--n", "8", "--out", tmp_path / "cmp", "--quiet")
+    results = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert results["file"]["kid"] == results["shipped"]["kid"] and results["file"]["n_real"] == 111
+    p = run_cli("evaluate", tiny_run / "generator.safetensors", "--out", tmp_path / "ev", check=False)
+    assert p.returncode == 2 and "does not name the OpenMoji subset" in p.stderr and not (tmp_path / "ev").exists()

@@ -47,7 +47,7 @@ def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Pat
         raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
     if "shipped_model" in raw:
         if checkpoint != "latest":
-            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator; leave --checkpoint out")
+            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator (so is an export file); leave --checkpoint out")
         return resolve_export(raw["shipped_model"])
     export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
     if not export.is_file():
@@ -56,19 +56,24 @@ def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Pat
 
 
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
-    """A shipped model evaluated on the data its card names (subset, size, background from its metadata)."""
+    """A shipped model (by name) or an exported generator file (`.safetensors`), evaluated on the OpenMoji data
+    its metadata names (subset, size, background)."""
     from ..pretrained import shipped_models
     from ..training.checkpoint import read_export_meta
 
     models = shipped_models()
-    if Path(name).exists() or str(name) not in models:
+    if Path(name).is_file() and str(name).endswith(".safetensors"):
+        meta = read_export_meta(name)
+    elif not Path(name).exists() and str(name) in models:
+        meta = read_export_meta(models[str(name)])
+    else:
         return None
-    meta = read_export_meta(models[str(name)])
     data = meta.get("data", {})
     if not data.get("subset"):
-        raise UserError(f"shipped model {name} does not name the OpenMoji subset it was trained on")
+        raise UserError(f"{name} does not name the OpenMoji subset it was trained on; evaluate its run folder")
     cfg = Config()
     cfg.data.subset, cfg.data.size, cfg.data.background = data["subset"], data["size"], data["background"]
+    cfg.data.group, cfg.data.subgroup = data.get("group", ""), data.get("subgroup", "")
     return Path(str(name)), {"shipped_model": str(name), "data": data, "model": meta.get("model", {}),
                              "training": meta.get("training", {})}, cfg.validate()
 

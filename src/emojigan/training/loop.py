@@ -93,7 +93,8 @@ def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int,
     d = cfg.data
     meta = {"model": dict(vars(cfg.model)),
             "data": {"size": d.size, "background": d.background, "channels": d.channels,
-                     "subset": "" if d.path else d.subset, "source": data.source},
+                     "subset": "" if d.path else d.subset, "source": data.source,
+                     **({"group": d.group, "subgroup": d.subgroup} if not d.path and (d.group or d.subgroup) else {})},
             "training": {"epoch": epoch, "step": step, "seed": cfg.train.seed}}
     if is_conditional(cfg.model.arch):
         meta["classes"] = class_list(data, image_classes)
