@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.training.checkpoint import mixture_tensors, read_export, split_members  # noqa: E402
+from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
 BUDGET_MB = 60
@@ -64,14 +64,7 @@ def main() -> int:
         path, best = (spec[:-5], True) if spec.endswith(":best") else (spec, False)
         exports.append(Path(path) / f"generator{'-best' if best else ''}.safetensors")
     if len(exports) > 1:
-        parts = [read_export(e) for e in exports]
-        for e, (t, m) in zip(exports, parts):
-            if m["model"] != meta["model"] or m["data"] != meta["data"] or len(split_members(t, m)) != 1:
-                raise SystemExit(f"{e}: not a single generator of {export}'s architecture and data")
-        tensors = mixture_tensors([t for t, _ in parts])
-        meta = {**meta, "mixture": {"members": len(parts), "sources": [str(e) for e in exports],
-                                    "training": [m["training"] for _, m in parts],
-                                    "rule": "seed k is drawn by member k mod M"}}
+        tensors, meta = build_mixture(exports)
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
     keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version") if k in metrics}

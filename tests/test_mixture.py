@@ -73,3 +73,25 @@ def test_init_from_a_mixture_starts_from_its_first_generator(mixture):
     msg = load_init(G, D, str(mix))
     assert "first generator of its mixture" in msg
     assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in tensors.items())
+
+
+def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, tiny_run, tiny_rgba_run, tmp_path):
+    mix, first, second = mixture
+    out = tmp_path / "m.safetensors"
+    p = run_cli("mix", tiny_run, second, "--out", out)
+    assert "a mixture of 2 generators" in p.stdout
+    a, b = read_export(out), read_export(mix)
+    assert a[0].keys() == b[0].keys() and all(torch.equal(a[0][k], b[0][k]) for k in a[0])
+    assert a[1]["mixture"]["members"] == 2 and a[1]["mixture"]["sources"][1] == str(second)
+    before = out.read_bytes()
+    cases = [([tiny_run], "two or more generators"),
+             ([tiny_run, tiny_rgba_run], "another architecture or data"),
+             (["cond128", tiny_run], "is a conditional model"),
+             ([tiny_run, out], "is a mixture already"),
+             ([tiny_run, tmp_path / "missing"], "is not a run folder")]
+    for members, message in cases:
+        p = run_cli("mix", *members, "--out", tmp_path / "bad.safetensors", check=False)
+        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "bad.safetensors").exists()
+    p = run_cli("mix", tiny_run, second, "--out", out, check=False)
+    assert p.returncode == 2 and "exists" in p.stderr and out.read_bytes() == before

@@ -263,6 +263,33 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true")
 
 
+def cmd_mix(a) -> int:
+    import json
+
+    from .metrics.evaluate import export_of, load_run
+    from .training.checkpoint import build_mixture
+
+    out = Path(a.out)
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out} must be a .safetensors file")
+    if out.exists() and not a.overwrite:
+        raise UserError(f"--out {out} exists; choose another file or add --overwrite")
+    paths = []
+    for spec in a.members:
+        src, checkpoint = (spec[:-len(":best")], "best") if spec.endswith(":best") else (spec, "latest")
+        paths.append(export_of(*load_run(src)[:2], checkpoint) if not src.endswith(".safetensors") else Path(src))
+    tensors, meta = build_mixture(paths)
+    from safetensors.torch import save_file
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"emojigan": json.dumps(meta)})
+    os.replace(tmp, out)
+    print(f"{out}: a mixture of {len(paths)} generators (seed k drawn by generator k mod {len(paths)}); "
+          f"generate, interpolate, evaluate and compare take it")
+    return 0
+
+
 def cmd_labels(a) -> int:
     from .data.names import aliases
     from .inference import load_generator
@@ -400,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
 
+    mx = sub.add_parser("mix", help="one generator file that draws from several (seed k from generator k mod M)")
+    mx.add_argument("members", nargs="+", metavar="RUN[:best]|EXPORT",
+                    help="run folders (their last generator, or :best), shipped names or .safetensors exports")
+    mx.add_argument("--out", required=True, help="the mixture's .safetensors file")
+    mx.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    mx.set_defaults(func=cmd_mix)
     ms = sub.add_parser("models", help="list the pretrained generators shipped in the package")
     ms.set_defaults(func=cmd_models)
 

@@ -113,6 +113,29 @@ def split_members(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> lis
     return out
 
 
+def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, metadata) of the mixture of the single generators exported at `paths`, in that order: one
+    architecture and one dataset, unconditional. Seed k is drawn by member k mod len(paths)."""
+    if len(paths) < 2:
+        raise UserError("a mixture needs two or more generators")
+    parts = [read_export(p) for p in paths]
+    meta = parts[0][1]
+    for path, (tensors, m) in zip(paths, parts):
+        if m.get("mixture"):
+            raise UserError(f"{path} is a mixture already; mix single generators")
+        if m.get("classes"):
+            raise UserError(f"{path} is a conditional model; mixtures are of unconditional generators")
+        same_data = {k: m["data"].get(k) for k in ("size", "background", "subset", "group", "subgroup")} == \
+            {k: meta["data"].get(k) for k in ("size", "background", "subset", "group", "subgroup")}
+        if m.get("model") != meta.get("model") or not same_data:
+            raise UserError(f"{path} has another architecture or data than {paths[0]}; mix generators of one "
+                            f"architecture trained on one dataset")
+    mix = {**meta, "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION}
+    mix["mixture"] = {"members": len(parts), "sources": [str(p) for p in paths],
+                      "training": [m.get("training", {}) for _, m in parts], "rule": "seed k: member k mod M"}
+    return mixture_tensors([t for t, _ in parts]), mix
+
+
 def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, metadata) of an exported generator; checks the format and its version."""
     meta = read_export_meta(path)
