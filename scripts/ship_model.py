@@ -34,6 +34,7 @@ CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)
                 ("ssim_coverage", "SSIM coverage (share of real emojis that are some sample's nearest)"),
                 ("copy_rate", "copies (nearest training SSIM >= 0.95)"), ("ssim_nearest_mean", "mean nearest-training SSIM"),
                 ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),
+                ("faint_alpha_ratio", "faint-alpha pixels (specks, alpha 0.02-0.25) vs real"),
                 ("label_fidelity_top1", "label fidelity top-1 (feature space)"),
                 ("label_fidelity_top5", "label fidelity top-5 (feature space)"),
                 ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)")]

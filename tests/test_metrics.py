@@ -133,3 +133,24 @@ def test_noise_generator_scores_badly(real_images):
                        ["kid", "precision_recall", "memorization", "image_stats"])
     assert s["copy_rate"] == 0.0 and s["recall"] == 0.0 and s["noise_ratio"] > 3
     assert s["ssim_coverage"] < 0.5                # noise is nearest to a few emojis, not to each
+
+
+def test_faint_alpha_counts_specks_in_a_transparent_background():
+    """RGBA only: a copy of the renders reads 1; the same images with faint specks scattered over their
+    transparent background read far more; RGB data has no such metric."""
+    from emojigan.metrics.image_stats import faint_alpha
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.full((8, 4, 32, 32), -1.0)
+    real[:, :, 8:24, 8:24] = 1.0                      # an opaque square...
+    real[:, 3, 7, 8:24] = -1 + 2 * 0.1                # ...with one anti-aliased row of alpha 0.1
+    specks = real.clone()
+    where = torch.rand(8, 32, 32, generator=g) < 0.05
+    specks[:, 3][where & (real[:, 3] == -1)] = -1 + 2 * 0.15   # faint grey dots on the background
+    same = compute_all(EvalData(real, real.clone(), torch.zeros(8, 2), torch.zeros(8, 2)), ["image_stats"])[0]
+    dotted = compute_all(EvalData(real, specks, torch.zeros(8, 2), torch.zeros(8, 2)), ["image_stats"])[0]
+    assert same["faint_alpha_ratio"] == 1.0 and abs(same["faint_alpha_real"] - 16 / 1024) < 1e-6
+    assert dotted["faint_alpha_ratio"] > 3
+    assert faint_alpha(specks).shape == (8,)
+    rgb = compute_all(EvalData(real[:, :3], real[:, :3], torch.zeros(8, 2), torch.zeros(8, 2)), ["image_stats"])[0]
+    assert "faint_alpha_ratio" not in rgb

@@ -1,5 +1,6 @@
 """Image-space statistics of the report's section 7: colour distribution, edge quality (Sobel), noise
-(high-frequency residual against a 3x3 median filter) and pairwise pixel distances."""
+(high-frequency residual against a 3x3 median filter) and pairwise pixel distances; for RGBA models, faint alpha
+(the grey specks of a transparent background, which the noise measure composited over black cannot see)."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,6 +49,17 @@ def foreground_hsv(imgs: np.ndarray, background: str, max_pixels: int = 200_000,
     return rgb2hsv(px[None])[0] if len(px) else np.zeros((0, 3))
 
 
+FAINT_ALPHA = (0.02, 0.25)  # alpha between these: anti-aliasing in the renders, stray specks in samples
+
+
+def faint_alpha(x: torch.Tensor) -> np.ndarray:
+    """Each RGBA image's share of faintly opaque pixels (alpha in FAINT_ALPHA, exclusive). A render has them only
+    along anti-aliased outlines; a generator that leaves specks in the transparent background has many more."""
+    a = (x[:, 3].float().clamp(-1, 1) + 1) / 2
+    lo, hi = FAINT_ALPHA
+    return ((a > lo) & (a < hi)).float().mean(dim=(1, 2)).cpu().numpy()
+
+
 @register("image_stats")
 def _image_stats(d: EvalData):
     real, fake = to_rgb01(d.real), to_rgb01(d.fake)
@@ -66,6 +78,10 @@ def _image_stats(d: EvalData):
         "hue_std": float(hsv_f[:, 0].std()) if len(hsv_f) else 0.0,
         "hue_std_real": float(hsv_r[:, 0].std()) if len(hsv_r) else 0.0,
     }
+    if d.real.shape[1] == 4 and d.fake.shape[1] == 4:
+        f_r, f_f = faint_alpha(d.real), faint_alpha(d.fake)
+        scalars |= {"faint_alpha": float(f_f.mean()), "faint_alpha_real": float(f_r.mean()),
+                    "faint_alpha_ratio": float(f_f.mean() / max(f_r.mean(), 1e-9))}
     rng = np.random.default_rng(d.seed)
     pick = lambda a, n: a[rng.choice(len(a), min(n, len(a)), replace=False)] if len(a) else a  # noqa: E731
     arrays = {"edges": e_f, "edges_real": e_r, "noise": n_f, "noise_real": n_r,

@@ -25,6 +25,8 @@ SUMMARY = [  # key, label, how to read it
     ("label_fidelity_ssim_top1", "label fidelity (SSIM top-1)", "conditional: nearest real emoji by SSIM is the asked one"),
     ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
+    ("faint_alpha_ratio", "faint-alpha ratio", "RGBA: share of pixels with alpha 0.02-0.25 (specks in the transparent "
+                                               "background), generated / real (1 = as clean as the renders)"),
 ]
 
 
