@@ -23,7 +23,7 @@ from emojigan.errors import UserError, script_main
 from emojigan.features import load_feature_space
 from emojigan.inference import load_generator
 from emojigan.metrics import EvalData, compute_all
-from emojigan.metrics.evaluate import MAX_N, export_of, load_run
+from emojigan.metrics.evaluate import MAX_N, export_of, load_run, split_checkpoint
 from emojigan.training.run import load_dataset
 
 COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio")
@@ -31,7 +31,7 @@ COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", 
 
 def member(spec: str):
     """'RUN' | 'RUN:best' | a shipped name -> (label, generator, data config)."""
-    path, _, checkpoint = spec.rpartition(":") if spec.endswith((":best", ":latest")) else (spec, "", "latest")
+    path, checkpoint = split_checkpoint(spec)
     run, raw, cfg = load_run(path)
     gen = load_generator(export_of(run, raw, checkpoint))
     if gen.conditional:

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.inference import load_generator  # noqa: E402
+from emojigan.metrics.evaluate import split_checkpoint  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
@@ -62,8 +63,8 @@ def main() -> int:
     tensors, meta = read_export(export)
     exports = [export]
     for spec in a.mixture_with:
-        path, best = (spec[:-5], True) if spec.endswith(":best") else (spec, False)
-        exports.append(Path(path) / f"generator{'-best' if best else ''}.safetensors")
+        path, checkpoint = split_checkpoint(spec)
+        exports.append(Path(path) / f"generator{'-best' if checkpoint == 'best' else ''}.safetensors")
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}

@@ -267,7 +267,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 def cmd_mix(a) -> int:
     import json
 
-    from .metrics.evaluate import export_of, load_run
+    from .metrics.evaluate import export_of, load_run, split_checkpoint
     from .training.checkpoint import build_mixture
 
     out = Path(a.out)
@@ -277,7 +277,7 @@ def cmd_mix(a) -> int:
         raise UserError(f"--out {out} exists; choose another file or add --overwrite")
     paths = []
     for spec in a.members:
-        src, checkpoint = (spec[:-len(":best")], "best") if spec.endswith(":best") else (spec, "latest")
+        src, checkpoint = split_checkpoint(spec)
         paths.append(export_of(*load_run(src)[:2], checkpoint) if not src.endswith(".safetensors") else Path(src))
     tensors, meta = build_mixture(paths)
     from safetensors.torch import save_file

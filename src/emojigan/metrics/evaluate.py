@@ -42,6 +42,14 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
     return run, raw, cfg
 
 
+def split_checkpoint(spec: str) -> tuple[str, str]:
+    """'RUN:best' / 'RUN:latest' / 'RUN' -> (RUN, checkpoint): how `mix` and the scripts name one generator."""
+    for checkpoint in ("best", "latest"):
+        if spec.endswith(f":{checkpoint}"):
+            return spec[:-len(checkpoint) - 1], checkpoint
+    return spec, "latest"
+
+
 def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Path:
     """The generator file of `load_run`'s result at `checkpoint` (latest | best)."""
     if checkpoint not in ("latest", "best"):
