@@ -361,3 +361,54 @@ def test_patch_run_trains_resumes_exactly_and_starts_p_on_an_old_run(faces32, tm
                             ("train.patch_layers", "4", "train.patch_layers 4 is out of range")):
         with pytest.raises(UserError, match=msg):
             resolve("faces64", None, [(key, value)])
+
+
+def test_faint_alpha_loss_counts_background_haze_beyond_the_real_batch():
+    from emojigan.training.step import alpha_mass, faint_alpha_loss
+
+    real = -torch.ones(2, 4, 16, 16)
+    real[:, 3, 4:12, 4:12] = 1.0                          # an opaque square on a transparent background
+    real[:, 3, 3, 4:12] = 2 * 0.1 - 1                     # one anti-aliased row: alpha 0.1
+    assert float(alpha_mass(real)) == pytest.approx(0.1 * 8 / 256)
+    assert float(faint_alpha_loss(real, real)) == 0.0     # as faint as the renders: nothing to pay
+    hazy = real.clone()
+    hazy[:, 3, 13:, :] = 2 * 0.05 - 1                     # a haze of alpha 0.05 below it, and one half-opaque row
+    hazy[:, 3, 0, :] = 0.0                                # alpha 0.5 is not faint: not counted
+    fake = hazy.clone().requires_grad_(True)
+    loss = faint_alpha_loss(fake, real)
+    assert float(loss.detach()) == pytest.approx(0.05 * 3 * 16 / 256, rel=1e-5)
+    loss.backward()
+    grad = fake.grad[:, 3]
+    assert (grad[:, 13:] > 0).all() and (grad[:, 3, 4:12] > 0).all()   # descent lowers every faint pixel
+    assert (grad[:, 0] == 0).all() and (grad[:, 4:12, 4:12] == 0).all() and (fake.grad[:, :3] == 0).all()
+    cleaner = real.clone()
+    cleaner[:, 3, 3] = -1.0                               # less faint than the real batch: no reward either
+    assert float(faint_alpha_loss(cleaner, real)) == 0.0
+
+
+def test_faint_alpha_term_is_in_the_g_step_only_and_needs_rgba():
+    torch.manual_seed(0)
+    real, z = torch.rand(4, 4, 32, 32) * 2 - 1, torch.randn(4, 16)
+    real[:, 3] = real[:, 3].sign()                       # alpha 0 or 1: no faint pixels in the real batch
+
+    def rgba_gan(**kw):
+        torch.manual_seed(0)
+        G, D = build("dcgan", 32, 4, 16, 8, 8, 32)
+        with torch.no_grad():
+            G.net[-2].weight.mul_(30)                    # saturated outputs: a faint haze among them
+        opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+        return GANStep(G, D, opt_G, opt_D, **kw)
+
+    plain, faint = rgba_gan(), rgba_gan(faint_alpha=100.0)
+    a, b = plain.step(real, z), faint.step(real, z)
+    assert torch.equal(a[:2], b[:2])                     # same D update; logged loss_g is the adversarial part
+    assert float(a[STATS.index("loss_faint")]) == 0 and float(b[STATS.index("loss_faint")]) > 0
+    assert torch.equal(plain.D.state_dict()["net.0.weight"], faint.D.state_dict()["net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], faint.G.state_dict()["net.0.weight"])
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.faint_alpha acts on the alpha channel"):
+        resolve("dcgan64", None, [("train.faint_alpha", "10")])
+    with pytest.raises(UserError, match="train.faint_alpha -1.0 is out of range"):
+        resolve("faces64", None, [("train.faint_alpha", "-1")])
+    assert resolve("faces64", None, [("train.faint_alpha", "10")]).train.faint_alpha == 10.0

@@ -16,7 +16,7 @@ from torch import nn
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
-         "loss_imle", "loss_patch", "patch_real", "patch_fake")
+         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -54,12 +54,29 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return (torch.log(f + 1e-8) - torch.log(r + 1e-8)).square().mean()
 
 
+FAINT_ALPHA_HI = 0.25  # the top of the faint range the faint-alpha metric counts (metrics/image_stats.py)
+
+
+def alpha_mass(x: torch.Tensor, hi: float = FAINT_ALPHA_HI) -> torch.Tensor:
+    """Mean alpha of an RGBA batch in [-1, 1] over its pixels below `hi` (0 elsewhere): the faint matter of the
+    transparent background, whose gradient pushes every faint pixel toward 0."""
+    a = (x[:, 3].float() + 1) / 2
+    return (a * (a < hi)).mean()
+
+
+def faint_alpha_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """relu(alpha_mass(fake) - alpha_mass(real)): G pays for the faint alpha its images hold beyond the real
+    batch's. Renders have it only along anti-aliased outlines; a generator's background keeps a haze of alpha
+    0.002-0.25 that D, seeing -0.95 beside -1, hardly punishes, and that shows as grey specks over white."""
+    return torch.relu(alpha_mass(fake) - alpha_mass(real).detach())
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
-    discriminator's loss and mean sigmoid outputs on real and fake patches) as one device tensor (`STATS`
-    names them).
+    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha term) as one
+    device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces; `P_for_G` likewise for
@@ -71,7 +88,7 @@ class GANStep:
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
                  spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0,
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
-                 P_for_G: nn.Module | None = None):
+                 P_for_G: nn.Module | None = None, faint_alpha: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -86,6 +103,7 @@ class GANStep:
         self.P_for_G = P_for_G if P_for_G is not None else P
         if patch > 0 and (P is None or opt_P is None):
             raise ValueError("a patch weight needs the patch discriminator P and its optimizer opt_P")
+        self.faint_alpha = faint_alpha  # weight of `faint_alpha_loss` in the G step (RGBA only; 0 = off)
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -140,7 +158,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -193,6 +211,9 @@ class GANStep:
         if self.spectral > 0:
             spec = spectral_loss(fake, real)
             total_g = total_g + self.spectral * spec
+        if self.faint_alpha > 0:
+            faint = faint_alpha_loss(fake, real)
+            total_g = total_g + self.faint_alpha * faint
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
 
@@ -209,7 +230,7 @@ class GANStep:
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
-                                im.float(), p_loss.float(), p_real.float(), p_fake.float()])
+                                im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float()])
 
 
 class GraphedStep:
