@@ -26,7 +26,7 @@ from emojigan.metrics import EvalData, compute_all
 from emojigan.metrics.evaluate import MAX_N, export_of, load_run, split_checkpoint
 from emojigan.training.run import load_dataset
 
-COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio")
+COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio", "faint_alpha_ratio")
 
 
 def member(spec: str):
@@ -76,16 +76,18 @@ def main(argv: list[str] | None = None) -> None:
     candidates.append((f"mixture of {len(members)}", mixture_samples([g for _, g, _ in members], a.n)))
     for label, fake in candidates:
         scalars, arrays = compute_all(EvalData(real, fake, real_feat, space(fake), cfg.data.background, 0))
-        rows[label] = {k: float(scalars[k]) for k in COLUMNS} | {"missed": int((arrays["recall_hits"] == 0).sum())}
+        rows[label] = {k: float(scalars[k]) for k in COLUMNS if k in scalars} | {
+            "missed": int((arrays["recall_hits"] == 0).sum())}
         print(f"{label}: KID {rows[label]['kid']:.4f}, recall {rows[label]['recall']:.3f}, "
               f"copies {rows[label]['copy_rate']:.1%}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     show = images.for_display(images.to_pil(candidates[-1][1][:64]))
     images.save_png(images.grid(show, nrow=8), out / "samples.png")
     (out / "mixture.json").write_text(json.dumps({"n": a.n, "members": a.members, "rows": rows}, indent=1))
-    lines = ["| model | " + " | ".join(COLUMNS) + " | missed |", "|---" * (len(COLUMNS) + 2) + "|"]
+    cols = [k for k in COLUMNS if k in rows[candidates[0][0]]]  # faint alpha: RGBA models only
+    lines = ["| model | " + " | ".join(cols) + " | missed |", "|---" * (len(cols) + 2) + "|"]
     for label, r in rows.items():
-        lines.append(f"| {label} | " + " | ".join(f"{r[k]:.3f}" for k in COLUMNS) + f" | {r['missed']} |")
+        lines.append(f"| {label} | " + " | ".join(f"{r[k]:.3f}" for k in cols) + f" | {r['missed']} |")
     (out / "mixture.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -93,11 +93,13 @@ def cmd_train(a) -> int:
             for key, value in overrides:
                 config.set_value(cfg, key, value)
             cfg.validate()
-        epoch = branch_run(a.branch, a.checkpoint, a.out, overwrite=a.overwrite)
+        epoch = branch_run(a.branch, a.checkpoint, a.out, overwrite=a.overwrite, own_best=a.own_best)
         print(f"{a.out}: branched from {a.branch} ({a.checkpoint} state, epoch {epoch})")
         a.resume = True
     elif a.checkpoint != "latest":
         raise UserError("--checkpoint picks the training state that --branch starts from; add --branch RUN")
+    elif a.own_best:
+        raise UserError("--own-best sets how a branch picks its best checkpoint; add --branch RUN")
     if isinstance(a.resume, str):
         a.out = a.resume
     if a.out is None:
@@ -362,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(--checkpoint), then continue it: change one setting with --set from that step on")
     t.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
                    help="with --branch: the state to start from (best: its lowest-KID evaluation)")
+    t.add_argument("--own-best", dest="own_best", action="store_true",
+                   help="with --branch: its best checkpoint is the best of its own evaluations, not RUN's "
+                        "(RUN's were made under other settings)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     t.add_argument("--epochs", type=_int_range(1, 1_000_000))
     t.add_argument("--batch-size", dest="batch_size", type=_int_range(1, 65_536))

@@ -23,7 +23,7 @@ def test_branch_continues_exactly_and_leaves_the_source_alone(faces32, tmp_path)
     assert_same_training_state(ref, new, 4 * STEPS_PER_EPOCH)
     assert {p.relative_to(src): p.read_bytes() for p in src.rglob("*") if p.is_file()} == before
     cfg = json.loads((new / "config.json").read_text())
-    assert cfg["branched_from"] == {"run": str(src), "checkpoint": "latest", "epoch": 2}
+    assert cfg["branched_from"] == {"run": str(src), "checkpoint": "latest", "epoch": 2, "own_best": False}
     assert cfg["train"]["epochs"] == 4 and cfg["resumes"][0]["epoch"] == 2
     rows_ref = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines()]
     rows_new = [json.loads(x) for x in (new / "metrics.jsonl").read_text().splitlines()]
@@ -44,6 +44,18 @@ def test_branch_continues_exactly_and_leaves_the_source_alone(faces32, tmp_path)
         assert [g["lr"] for g in state["opt_G"]["param_groups"]] == [1e-5]
     else:
         assert (b / "generator.safetensors").read_bytes() == (src / "generator-best.safetensors").read_bytes()
+
+    # --own-best: the branch's best is the best of its own evaluations (epochs 3, 4), never one of RUN's
+    own = tmp_path / "own-best"
+    run_cli("train", "--branch", src, "--out", own, "--epochs", "4", "--own-best", "--quiet", threads=1)
+    assert json.loads((own / "config.json").read_text())["branched_from"]["own_best"] is True
+    evals = [json.loads(x) for x in (own / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if r["kind"] == "eval" and r["epoch"] > 2 and r["copy_rate"] <= 1.0]
+    assert [r["epoch"] for r in evals] == [3, 4]
+    best = min(evals, key=lambda r: r["kid"])
+    assert json.loads((own / "generator-best.json").read_text())["training"]["epoch"] == best["epoch"]
+    assert torch.load(own / "checkpoints" / "best.pt", weights_only=True)["epoch"] == best["epoch"]
+    assert torch.load(own / "checkpoints" / "latest.pt", weights_only=True)["best_kid"] == best["kid"]
 
 
 def test_branch_errors_are_one_line_and_write_nothing(tiny_run, tmp_path):

@@ -2,10 +2,13 @@
 its `best`), then continue it, usually with one setting changed: the controlled experiment "same model, same
 optimizer state, same RNG state, one difference from step S on". The branch holds everything RUN had up to
 that state (config, metrics, sample grids, exports), so its history, `evaluate` and `eval_history.py` read as
-one run; RUN itself is not touched. An unchanged branch continues exactly as RUN did (resumes are exact)."""
+one run; RUN itself is not touched. An unchanged branch continues exactly as RUN did (resumes are exact).
+With `own_best`, the branch's `best` is chosen among its own evaluations only: RUN's earlier ones were made
+under other settings, and a branch that changes the objective would otherwise keep RUN's best forever."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -15,7 +18,7 @@ import torch
 
 from ..errors import UserError
 from . import run as runlib
-from .checkpoint import atomic_write_text
+from .checkpoint import atomic_write_text, load_state, save_state
 
 CHECKPOINTS = ("latest", "best")
 
@@ -34,7 +37,8 @@ def _copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: bool = False) -> int:
+def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: bool = False,
+               own_best: bool = False) -> int:
     """Copy RUN `src` as it stood at its `checkpoint` state into the new run folder `dst`; returns the epoch.
     Everything is checked before anything is written."""
     src, dst = Path(src), Path(dst)
@@ -56,14 +60,18 @@ def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: boo
 
     runlib.create_run_dir(dst)
     (dst / "checkpoints").mkdir()
-    _copy(state, dst / runlib.STATE_NAME)
+    if own_best:  # no best yet: the first evaluation after the branch point is the first candidate
+        save_state(dst / runlib.STATE_NAME, load_state(state) | {"best_kid": math.inf})
+    else:
+        _copy(state, dst / runlib.STATE_NAME)
     export = "generator" if checkpoint == "latest" else "generator-best"
     for suffix in (".safetensors", ".json"):  # the branch's exports are those of its state
         if (src / f"{export}{suffix}").is_file():
             _copy(src / f"{export}{suffix}", dst / f"generator{suffix}")
-        if best_epoch is not None and best_epoch <= epoch and (src / f"generator-best{suffix}").is_file():
+        if (not own_best and best_epoch is not None and best_epoch <= epoch
+                and (src / f"generator-best{suffix}").is_file()):
             _copy(src / f"generator-best{suffix}", dst / f"generator-best{suffix}")
-    if best_epoch is not None and best_epoch <= epoch:
+    if not own_best and best_epoch is not None and best_epoch <= epoch:
         _copy(best, dst / "checkpoints" / "best.pt")
     for name in ("real.png", "metrics.jsonl"):  # the resume drops the metrics past the state's step
         if (src / name).is_file():
@@ -74,6 +82,6 @@ def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: boo
             m = re.fullmatch(r"epoch-(\d+)\.png", png.name)
             if m and int(m.group(1)) <= epoch:
                 _copy(png, dst / "samples" / png.name)
-    config["branched_from"] = {"run": str(src), "checkpoint": checkpoint, "epoch": epoch}
+    config["branched_from"] = {"run": str(src), "checkpoint": checkpoint, "epoch": epoch, "own_best": own_best}
     atomic_write_text(dst / "config.json", json.dumps(config, indent=1))
     return epoch
