@@ -26,7 +26,8 @@ from emojigan.metrics import EvalData, compute_all
 from emojigan.metrics.evaluate import MAX_N, export_of, load_run, split_checkpoint
 from emojigan.training.run import load_dataset
 
-COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio", "faint_alpha_ratio")
+COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio", "faint_alpha_ratio",
+           "stray_fragment_rate")
 
 
 def member(spec: str):

@@ -154,3 +154,26 @@ def test_faint_alpha_counts_specks_in_a_transparent_background():
     assert faint_alpha(specks).shape == (8,)
     rgb = compute_all(EvalData(real[:, :3], real[:, :3], torch.zeros(8, 2), torch.zeros(8, 2)), ["image_stats"])[0]
     assert "faint_alpha_ratio" not in rgb
+
+
+def test_stray_fragments_count_tiny_detached_opaque_bits():
+    """RGBA only: a face with a large detached part (a tear) has no stray fragment; the same face with two 2x2
+    opaque dots beside it has two; the rate is the share of images with any, and the report shows it beside the
+    renders' own rate."""
+    from emojigan.metrics.image_stats import stray_fragments
+
+    real = torch.full((4, 4, 64, 64), -1.0)
+    real[:, :, 10:50, 10:50] = 1.0                      # the face
+    real[:, :, 52:58, 30:36] = 1.0                      # a detached 36-pixel tear: a feature, not a fragment
+    broken = real.clone()
+    broken[:2, :, 2:4, 2:4] = 1.0                       # two 2x2 bits of stray outline on half the images
+    broken[:2, :, 60:62, 5:7] = 1.0
+    broken[:2, 3, 5, 55] = 0.0                          # alpha 0.5 is not opaque: not a fragment
+    assert stray_fragments(real).tolist() == [0, 0, 0, 0]
+    assert stray_fragments(broken).tolist() == [2, 2, 0, 0]
+    small = torch.nn.functional.interpolate(broken, size=32, mode="nearest")   # 1x1 bits at 32 px still count
+    assert stray_fragments(small).tolist() == [2, 2, 0, 0]
+    s = compute_all(EvalData(real, broken, torch.zeros(4, 2), torch.zeros(4, 2)), ["image_stats"])[0]
+    assert s["stray_fragment_rate"] == 0.5 and s["stray_fragment_rate_real"] == 0.0 and s["stray_fragments"] == 1.0
+    rgb = compute_all(EvalData(real[:, :3], real[:, :3], torch.zeros(4, 2), torch.zeros(4, 2)), ["image_stats"])[0]
+    assert "stray_fragment_rate" not in rgb

@@ -237,7 +237,9 @@ def cmd_evaluate(a) -> int:
           f"recall {m['recall']:.3f} ({m['recall_min']:.3f}-{m['recall_max']:.3f} over {m['pr_sets']} sets of "
           f"{m['pr_set_size']}), coverage {m['coverage']:.3f}, copies {m['copy_rate']:.1%}, "
           f"edge ratio {m['edge_ratio']:.2f}, noise ratio {m['noise_ratio']:.2f}"
-          + (f", faint-alpha ratio {m['faint_alpha_ratio']:.1f}" if "faint_alpha_ratio" in m else ""))
+          + (f", faint-alpha ratio {m['faint_alpha_ratio']:.1f}" if "faint_alpha_ratio" in m else "")
+          + (f", stray fragments in {m['stray_fragment_rate']:.0%} of samples (real "
+             f"{m['stray_fragment_rate_real']:.0%})" if "stray_fragment_rate" in m else ""))
     if m["recall_missed"]:
         print(f"{m['recall_missed']} of {m['n_real']} real emojis missed by every set (missed.png): "
               f"{', '.join(m['recall_missed_emojis'][:12])}{', ...' if m['recall_missed'] > 12 else ''}")

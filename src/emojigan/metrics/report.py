@@ -27,7 +27,10 @@ SUMMARY = [  # key, label, how to read it
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
     ("faint_alpha_ratio", "faint-alpha ratio", "RGBA: share of pixels with alpha 0.02-0.25 (specks in the transparent "
                                                "background), generated / real (1 = as clean as the renders)"),
+    ("stray_fragment_rate", "stray-fragment rate", "RGBA: share of images with a detached opaque bit of at most 12 "
+                                                   "pixels at 64x64 (broken outline), against the renders' own rate"),
 ]
+PAIRED = {"stray_fragment_rate"}  # shown with the real images' value beside it
 
 
 def _img(path: Path) -> str:
@@ -44,7 +47,8 @@ def fmt(v: Any) -> str:
 def write_report(out: Path, run: Path, config: dict[str, Any]) -> Path:
     m = json.loads((out / "metrics.json").read_text())
     rows = "".join(f"<tr><td>{label}</td><td><b>{fmt(m[key])}</b>"
-                   f"{' &plusmn; ' + fmt(m['kid_std']) if key == 'kid' else ''}</td><td>{html.escape(how)}</td></tr>"
+                   f"{' &plusmn; ' + fmt(m['kid_std']) if key == 'kid' else ''}"
+                   f"{' (real ' + fmt(m[key + '_real']) + ')' if key in PAIRED else ''}</td><td>{html.escape(how)}</td></tr>"
                    for key, label, how in SUMMARY if key in m)
     figures = "".join(f"<section><h2>{html.escape(title)}</h2>{_img(out / name)}<p class=note>{html.escape(note)}</p>"
                       f"</section>" for name, (title, note) in FIGURES.items() if (out / name).is_file())
