@@ -14,6 +14,8 @@ import warnings
 import torch
 from torch import nn
 
+from ..metrics.image_stats import FAINT_ALPHA  # the faint range the faint-alpha metric counts: the loss's top
+
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
          "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint")
@@ -54,10 +56,7 @@ def spectral_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return (torch.log(f + 1e-8) - torch.log(r + 1e-8)).square().mean()
 
 
-FAINT_ALPHA_HI = 0.25  # the top of the faint range the faint-alpha metric counts (metrics/image_stats.py)
-
-
-def alpha_mass(x: torch.Tensor, hi: float = FAINT_ALPHA_HI) -> torch.Tensor:
+def alpha_mass(x: torch.Tensor, hi: float = FAINT_ALPHA[1]) -> torch.Tensor:
     """Mean alpha of an RGBA batch in [-1, 1] over its pixels below `hi` (0 elsewhere): the faint matter of the
     transparent background, whose gradient pushes every faint pixel toward 0."""
     a = (x[:, 3].float() + 1) / 2
