@@ -85,14 +85,18 @@ def assert_same_training_state(run_a: Path, run_b: Path, steps: int, nets=("G", 
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs between {run_a.name} and {run_b.name}"
 
 
-def tiny_gan(**kw):
-    """A 32x32 RGB dcgan (z 16, 8 base channels) with its optimizers in a GANStep built with `kw`, seeded."""
+def tiny_gan(channels: int = 3, g_gain: float = 1.0, **kw):
+    """A 32x32 dcgan (RGB, or RGBA with `channels=4`; z 16, 8 base channels) with its optimizers in a GANStep built
+    with `kw`, seeded; `g_gain` scales G's last convolution (large: saturated outputs)."""
     import torch
 
     from emojigan.models import build
     from emojigan.training.step import GANStep, make_optimizers
 
     torch.manual_seed(0)
-    G, D = build("dcgan", 32, 3, 16, 8, 8, 32)
+    G, D = build("dcgan", 32, channels, 16, 8, 8, 32)
+    if g_gain != 1.0:
+        with torch.no_grad():
+            G.net[-2].weight.mul_(g_gain)
     opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
     return GANStep(G, D, opt_G, opt_D, **kw)

@@ -244,14 +244,19 @@ def test_radial_spectrum_and_spectral_loss():
     assert loss > 1 and fake.grad.abs().sum() > 0 and real.grad is None   # only G's images get the gradient
 
 
+def assert_g_step_only(plain: GANStep, other: GANStep, real: torch.Tensor, z: torch.Tensor, stat: str) -> None:
+    """`other` differs from `plain` by one G-step term, logged as `stat`: the same D update and logged
+    adversarial losses, the term 0 in `plain` and positive in `other`, and G moved by it."""
+    a, b = plain.step(real, z), other.step(real, z)
+    assert torch.equal(a[:2], b[:2])             # same D update; logged loss_g is the adversarial part
+    assert float(a[STATS.index(stat)]) == 0 and float(b[STATS.index(stat)]) > 0
+    assert torch.equal(plain.D.state_dict()["net.0.weight"], other.D.state_dict()["net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], other.G.state_dict()["net.0.weight"])
+
+
 def test_spectral_term_is_in_the_g_step_only():
     real, z = torch.rand(4, 3, 32, 32) * 2 - 1, torch.randn(4, 16)
-    plain, spec = _gan(), _gan(spectral=1.0)
-    a, b = plain.step(real, z), spec.step(real, z)
-    assert torch.equal(a[:2], b[:2])             # same D update; logged loss_g is the adversarial part
-    assert float(a[STATS.index("loss_spectral")]) == 0 and float(b[STATS.index("loss_spectral")]) > 0
-    assert torch.equal(plain.D.state_dict()["net.0.weight"], spec.D.state_dict()["net.0.weight"])
-    assert not torch.equal(plain.G.state_dict()["net.0.weight"], spec.G.state_dict()["net.0.weight"])
+    assert_g_step_only(_gan(), _gan(spectral=1.0), real, z, "loss_spectral")
     from emojigan.config import resolve
 
     with pytest.raises(UserError, match="train.spectral -1.0 is out of range"):
@@ -390,21 +395,8 @@ def test_faint_alpha_term_is_in_the_g_step_only_and_needs_rgba():
     torch.manual_seed(0)
     real, z = torch.rand(4, 4, 32, 32) * 2 - 1, torch.randn(4, 16)
     real[:, 3] = real[:, 3].sign()                       # alpha 0 or 1: no faint pixels in the real batch
-
-    def rgba_gan(**kw):
-        torch.manual_seed(0)
-        G, D = build("dcgan", 32, 4, 16, 8, 8, 32)
-        with torch.no_grad():
-            G.net[-2].weight.mul_(30)                    # saturated outputs: a faint haze among them
-        opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
-        return GANStep(G, D, opt_G, opt_D, **kw)
-
-    plain, faint = rgba_gan(), rgba_gan(faint_alpha=100.0)
-    a, b = plain.step(real, z), faint.step(real, z)
-    assert torch.equal(a[:2], b[:2])                     # same D update; logged loss_g is the adversarial part
-    assert float(a[STATS.index("loss_faint")]) == 0 and float(b[STATS.index("loss_faint")]) > 0
-    assert torch.equal(plain.D.state_dict()["net.0.weight"], faint.D.state_dict()["net.0.weight"])
-    assert not torch.equal(plain.G.state_dict()["net.0.weight"], faint.G.state_dict()["net.0.weight"])
+    # G's last layer scaled up: saturated outputs, with a faint haze among them
+    assert_g_step_only(_gan(4, 30.0), _gan(4, 30.0, faint_alpha=100.0), real, z, "loss_faint")
     from emojigan.config import resolve
 
     with pytest.raises(UserError, match="train.faint_alpha acts on the alpha channel"):
