@@ -404,3 +404,38 @@ def test_faint_alpha_term_is_in_the_g_step_only_and_needs_rgba():
     with pytest.raises(UserError, match="train.faint_alpha -1.0 is out of range"):
         resolve("faces64", None, [("train.faint_alpha", "-1")])
     assert resolve("faces64", None, [("train.faint_alpha", "10")]).train.faint_alpha == 10.0
+
+
+def test_stray_loss_lowers_detached_bits_only_beyond_the_real_batch():
+    from emojigan.training.step import isolated_mass, stray_loss
+
+    real = -torch.ones(2, 4, 64, 64)
+    real[:, 3, 10:50, 10:50] = 1.0                        # a face...
+    real[:, 3, 54:60, 28:34] = 1.0                        # ...and a detached 36-pixel tear: both well supported
+    assert float(isolated_mass(real)) == 0.0
+    broken = real.clone()
+    broken[:, 3, 2:4, 2:4] = 1.0                          # a 2x2 bit of stray outline in a corner
+    fake = broken.clone().requires_grad_(True)
+    loss = stray_loss(fake, real)
+    assert float(loss.detach()) == pytest.approx(4 / 4096)
+    loss.backward()
+    grad = fake.grad[:, 3]
+    assert (grad[:, 2:4, 2:4] > 0).all() and (grad >= 0).all()   # descent lowers the stray bit, raises nothing
+    assert (grad[:, 20:40, 20:40] == 0).all() and (grad[:, 55:59, 29:33] == 0).all()  # face and tear untouched
+    assert (fake.grad[:, :3] == 0).all()
+    assert float(stray_loss(real, broken)) == 0.0         # fewer stray bits than the real batch: no reward
+    small = torch.nn.functional.interpolate(broken, size=32, mode="nearest")
+    assert float(isolated_mass(small)) == pytest.approx(1 / 1024)   # the window scales with the image
+
+
+def test_stray_term_is_in_the_g_step_only_and_needs_rgba():
+    torch.manual_seed(0)
+    real, z = -torch.ones(4, 4, 32, 32), torch.randn(4, 16)
+    real[:, :, 4:28, 4:28] = 1.0                          # one opaque block: no isolated pixel in the real batch
+    assert_g_step_only(_gan(4, 30.0), _gan(4, 30.0, stray=100.0), real, z, "loss_stray")
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.stray acts on the alpha channel"):
+        resolve("dcgan64", None, [("train.stray", "10")])
+    with pytest.raises(UserError, match="train.stray -1.0 is out of range"):
+        resolve("faces64", None, [("train.stray", "-1")])

@@ -321,7 +321,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
-                  P_for_G=P_raw if dist_.enabled else None, faint_alpha=t.faint_alpha)
+                  P_for_G=P_raw if dist_.enabled else None, faint_alpha=t.faint_alpha,
+                  stray=t.stray)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -355,7 +356,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
-                        ("loss_imle", t.imle), ("loss_faint", t.faint_alpha), *((k, t.patch) for k in PATCH_STATS)):
+                        ("loss_imle", t.imle), ("loss_faint", t.faint_alpha), ("loss_stray", t.stray),
+                        *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]
         if ada is not None:  # every rank sees the same averaged sign, so p stays identical across ranks

@@ -18,7 +18,7 @@ from ..metrics.image_stats import FAINT_ALPHA  # the faint range the faint-alpha
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
-         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint")
+         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -70,12 +70,34 @@ def faint_alpha_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(alpha_mass(fake) - alpha_mass(real).detach())
 
 
+STRAY_WINDOW, STRAY_SUPPORT = 7, 0.25  # at 64x64: a 7x7 window, mean alpha below 0.25 = little around the pixel
+
+
+def isolated_mass(x: torch.Tensor) -> torch.Tensor:
+    """Mean alpha of an RGBA batch in [-1, 1] over its pixels with little alpha around them: the window's mean
+    alpha (STRAY_WINDOW at 64x64, scaled with the image side) below STRAY_SUPPORT. A pixel of a detached bit of a
+    few pixels has that; a pixel of a face, its outline or a tear has not. The window mean is held constant, so
+    the gradient lowers the isolated pixel itself rather than growing its neighbours."""
+    import torch.nn.functional as F
+
+    a = (x[:, 3:4].float() + 1) / 2
+    k = max(3, round(STRAY_WINDOW * x.shape[-1] / 64)) | 1
+    support = F.avg_pool2d(a.detach(), k, stride=1, padding=k // 2, count_include_pad=True)
+    return (a * (support < STRAY_SUPPORT)).mean()
+
+
+def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """relu(isolated_mass(fake) - isolated_mass(real)): G pays for the stray bits of outline it leaves beside a
+    face beyond what the real batch holds (`evaluate`'s stray-fragment rate counts them)."""
+    return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
-    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha term) as one
-    device tensor (`STATS` names them).
+    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha and stray terms)
+    as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
     `D.module`, so DDP does not wait for D gradients that the G step never produces; `P_for_G` likewise for
@@ -87,7 +109,7 @@ class GANStep:
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
                  spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0,
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
-                 P_for_G: nn.Module | None = None, faint_alpha: float = 0.0):
+                 P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -103,6 +125,7 @@ class GANStep:
         if patch > 0 and (P is None or opt_P is None):
             raise ValueError("a patch weight needs the patch discriminator P and its optimizer opt_P")
         self.faint_alpha = faint_alpha  # weight of `faint_alpha_loss` in the G step (RGBA only; 0 = off)
+        self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -157,7 +180,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = faint = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -213,6 +236,9 @@ class GANStep:
         if self.faint_alpha > 0:
             faint = faint_alpha_loss(fake, real)
             total_g = total_g + self.faint_alpha * faint
+        if self.stray > 0:
+            stray = stray_loss(fake, real)
+            total_g = total_g + self.stray * stray
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
 
@@ -229,7 +255,8 @@ class GANStep:
         with torch.no_grad():
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
-                                im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float()])
+                                im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float(),
+                                stray.float()])
 
 
 class GraphedStep:
