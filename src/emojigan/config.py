@@ -72,9 +72,9 @@ class TrainConfig:
     mode_seeking: float = 0.0   # MSGAN weight: G also minimises w / (mean|G(z1)-G(z2)| / mean|z1-z2|) over batch halves; 0 = off
     lecam: float = 0.0          # LeCam regularization of D toward the moving averages of its outputs (Tseng 2021); 0 = off
     spectral: float = 0.0       # G also minimises w * the gap between fake and real radial log spectra (Durall 2020); 0 = off
-    faint_alpha: float = 0.0    # RGBA: G also minimises w * its images' mean faint alpha (below 0.25) beyond the real
+    faint_alpha: float = 0.0    # RGBA (off on black/white data): G also minimises w * its images' mean faint alpha (below 0.25) beyond the real
                                 # batch's (training/step.py faint_alpha_loss): against grey specks over white; 0 = off
-    stray: float = 0.0          # RGBA: G also minimises w * the alpha of its pixels with little alpha around them (7x7 mean
+    stray: float = 0.0          # RGBA (off on black/white data): G also minimises w * the alpha of its pixels with little alpha around them (7x7 mean
                                 # below 0.25 at 64x64) beyond the real batch's (step.py stray_loss): against broken
                                 # bits of outline; 0 = off
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
@@ -197,9 +197,6 @@ class Config:
         if not 0 <= t.faint_alpha <= 10000:
             raise UserError(f"train.faint_alpha {t.faint_alpha} is out of range; it must be between 0 and 10000 (0 = off)")
         _check_range("train.stray", t.stray, 0, 10000)
-        for key in ("faint_alpha", "stray"):
-            if getattr(t, key) and self.data.background != "transparent":
-                raise UserError(f"train.{key} acts on the alpha channel; it needs data.background = \"transparent\"")
         if not 0 <= t.imle <= 1000:
             raise UserError(f"train.imle {t.imle} is out of range; it must be between 0 and 1000 (0 = off)")
         if not 0 <= t.patch <= 1000:

@@ -391,7 +391,7 @@ def test_faint_alpha_loss_counts_background_haze_beyond_the_real_batch():
     assert float(faint_alpha_loss(cleaner, real)) == 0.0
 
 
-def test_faint_alpha_term_is_in_the_g_step_only_and_needs_rgba():
+def test_faint_alpha_term_is_in_the_g_step_only():
     torch.manual_seed(0)
     real, z = torch.rand(4, 4, 32, 32) * 2 - 1, torch.randn(4, 16)
     real[:, 3] = real[:, 3].sign()                       # alpha 0 or 1: no faint pixels in the real batch
@@ -399,8 +399,6 @@ def test_faint_alpha_term_is_in_the_g_step_only_and_needs_rgba():
     assert_g_step_only(_gan(4, 30.0), _gan(4, 30.0, faint_alpha=100.0), real, z, "loss_faint")
     from emojigan.config import resolve
 
-    with pytest.raises(UserError, match="train.faint_alpha acts on the alpha channel"):
-        resolve("dcgan64", None, [("train.faint_alpha", "10")])
     with pytest.raises(UserError, match="train.faint_alpha -1.0 is out of range"):
         resolve("faces64", None, [("train.faint_alpha", "-1")])
     assert resolve("faces64", None, [("train.faint_alpha", "10")]).train.faint_alpha == 10.0
@@ -428,14 +426,33 @@ def test_stray_loss_lowers_detached_bits_only_beyond_the_real_batch():
     assert float(isolated_mass(small)) == pytest.approx(1 / 1024)   # the window scales with the image
 
 
-def test_stray_term_is_in_the_g_step_only_and_needs_rgba():
+def test_stray_term_is_in_the_g_step_only():
     torch.manual_seed(0)
     real, z = -torch.ones(4, 4, 32, 32), torch.randn(4, 16)
     real[:, :, 4:28, 4:28] = 1.0                          # one opaque block: no isolated pixel in the real batch
     assert_g_step_only(_gan(4, 30.0), _gan(4, 30.0, stray=100.0), real, z, "loss_stray")
     from emojigan.config import resolve
 
-    with pytest.raises(UserError, match="train.stray acts on the alpha channel"):
-        resolve("dcgan64", None, [("train.stray", "10")])
     with pytest.raises(UserError, match="train.stray -1.0 is out of range"):
         resolve("faces64", None, [("train.stray", "-1")])
+
+
+def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces32_rgba, tmp_path):
+    """The faces64 preset sets train.faint_alpha: on RGBA data the run logs loss_faint and loss_stray; on a black
+    background it says they are off, logs neither, and trains as without them."""
+    tiny = [x for x in TINY if x != "--quiet"]          # the notice is printed with the progress output
+    opts = ["--set", "train.faint_alpha=30", "--set", "train.stray=30", "--epochs", "1", *tiny]
+    rgba = run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", *opts,
+                   "--out", tmp_path / "rgba")
+    rows = [json.loads(x) for x in (tmp_path / "rgba" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 for r in train_rows)
+    assert train_rows and "off on" not in rgba.stdout      # (a fresh G's alpha sits near 0.5: little faint yet)
+    black = run_cli("train", "--preset", "dcgan64", "--data", faces32, *opts, "--out", tmp_path / "black")
+    plain = run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", *tiny, "--out", tmp_path / "plain")
+    assert "train.faint_alpha / train.stray act on the alpha channel; off on this black background" in black.stdout
+    rows = [json.loads(x) for x in (tmp_path / "black" / "metrics.jsonl").read_text().splitlines()]
+    assert all("loss_faint" not in r and "loss_stray" not in r for r in rows)
+    a = load_file(tmp_path / "black" / "generator.safetensors")
+    b = load_file(tmp_path / "plain" / "generator.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -229,6 +229,12 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     if image_classes is not None and main and progress and state is None:
         sizes = torch.bincount(image_classes).tolist()
         print(f"{out}: {len(data)} images in {n_classes} clusters of {min(sizes)}-{max(sizes)} (sizes {sizes})")
+    # the alpha-channel losses act on RGBA data only; a preset that sets them (faces64) still trains on black/white
+    rgba = cfg.data.channels == 4
+    faint_w, stray_w = (t.faint_alpha, t.stray) if rgba else (0.0, 0.0)
+    if not rgba and (t.faint_alpha or t.stray) and main and progress and state is None:
+        print(f"{out}: train.faint_alpha / train.stray act on the alpha channel; off on this "
+              f"{cfg.data.background} background")
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
     if t.init and state is None:
         from .init import load_init
@@ -321,8 +327,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   real_label=t.real_label, fake_label=t.fake_label, augment=augment, loss=t.loss,
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
-                  P_for_G=P_raw if dist_.enabled else None, faint_alpha=t.faint_alpha,
-                  stray=t.stray)
+                  P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
+                  stray=stray_w)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -356,7 +362,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             raise TrainingDiverged(f"training diverged at step {step} (loss_d={vals[0]}, loss_g={vals[1]}); "
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
-                        ("loss_imle", t.imle), ("loss_faint", t.faint_alpha), ("loss_stray", t.stray),
+                        ("loss_imle", t.imle), ("loss_faint", faint_w), ("loss_stray", stray_w),
                         *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]
