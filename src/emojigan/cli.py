@@ -269,10 +269,8 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_mix(a) -> int:
-    import json
-
     from .metrics.evaluate import export_of, load_run, split_checkpoint
-    from .training.checkpoint import build_mixture
+    from .training.checkpoint import build_mixture, save_export
 
     out = Path(a.out)
     if out.suffix != ".safetensors":
@@ -284,12 +282,7 @@ def cmd_mix(a) -> int:
         src, checkpoint = split_checkpoint(spec)
         paths.append(export_of(*load_run(src)[:2], checkpoint) if not src.endswith(".safetensors") else Path(src))
     tensors, meta = build_mixture(paths)
-    from safetensors.torch import save_file
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"emojigan": json.dumps(meta)})
-    os.replace(tmp, out)
+    save_export(tensors, meta, out, sidecar=False)
     print(f"{out}: a mixture of {len(paths)} generators (seed k drawn by generator k mod {len(paths)}); "
           f"generate, interpolate, evaluate and compare take it")
     return 0

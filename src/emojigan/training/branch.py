@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 from pathlib import Path
 
 import torch
 
 from ..errors import UserError
 from . import run as runlib
-from .checkpoint import atomic_write_text, load_state, save_state
+from .checkpoint import atomic_copy, atomic_write_text, load_state, save_state
 
 CHECKPOINTS = ("latest", "best")
 
@@ -29,12 +27,6 @@ def _state_epoch(path: Path) -> int:
         return int(state["epoch"])
     except Exception as e:  # corrupt or truncated file: torch raises several types
         raise UserError(f"training state {path} is unreadable ({type(e).__name__}); it may be truncated") from None
-
-
-def _copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: bool = False,
@@ -63,25 +55,25 @@ def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: boo
     if own_best:  # no best yet: the first evaluation after the branch point is the first candidate
         save_state(dst / runlib.STATE_NAME, load_state(state) | {"best_kid": math.inf})
     else:
-        _copy(state, dst / runlib.STATE_NAME)
+        atomic_copy(state, dst / runlib.STATE_NAME)
     export = "generator" if checkpoint == "latest" else "generator-best"
     for suffix in (".safetensors", ".json"):  # the branch's exports are those of its state
         if (src / f"{export}{suffix}").is_file():
-            _copy(src / f"{export}{suffix}", dst / f"generator{suffix}")
+            atomic_copy(src / f"{export}{suffix}", dst / f"generator{suffix}")
         if (not own_best and best_epoch is not None and best_epoch <= epoch
                 and (src / f"generator-best{suffix}").is_file()):
-            _copy(src / f"generator-best{suffix}", dst / f"generator-best{suffix}")
+            atomic_copy(src / f"generator-best{suffix}", dst / f"generator-best{suffix}")
     if not own_best and best_epoch is not None and best_epoch <= epoch:
-        _copy(best, dst / "checkpoints" / "best.pt")
+        atomic_copy(best, dst / "checkpoints" / "best.pt")
     for name in ("real.png", "metrics.jsonl"):  # the resume drops the metrics past the state's step
         if (src / name).is_file():
-            _copy(src / name, dst / name)
+            atomic_copy(src / name, dst / name)
     if (src / "samples").is_dir():
         (dst / "samples").mkdir()
         for png in sorted((src / "samples").glob("epoch-*.png")):
             m = re.fullmatch(r"epoch-(\d+)\.png", png.name)
             if m and int(m.group(1)) <= epoch:
-                _copy(png, dst / "samples" / png.name)
+                atomic_copy(png, dst / "samples" / png.name)
     config["branched_from"] = {"run": str(src), "checkpoint": checkpoint, "epoch": epoch, "own_best": own_best}
     atomic_write_text(dst / "config.json", json.dumps(config, indent=1))
     return epoch

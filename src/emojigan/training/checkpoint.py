@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +55,35 @@ def load_state(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def export_generator(G: torch.nn.Module, meta: dict[str, Any], path: str | Path,
-                     dtype: torch.dtype = torch.float32) -> Path:
-    """Write `path` (.safetensors; the config is embedded in its metadata) and `path.json` beside it."""
+def atomic_copy(src: str | Path, dst: str | Path) -> None:
+    """Copy a file so that `dst` is either absent, the old file, or the whole copy (never half of one)."""
+    dst = Path(dst)
+    tmp = _tmp(dst)
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def save_export(tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: str | Path,
+                sidecar: bool = True) -> Path:
+    """Write an export atomically: `path` (.safetensors, `meta` embedded in its metadata) and, with `sidecar`,
+    `path.json` beside it."""
     path = Path(path)
-    meta = {"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, **meta}
-    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-               for k, v in G.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     save_file(tensors, str(tmp), metadata={"emojigan": json.dumps(meta)})
     os.replace(tmp, path)
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
+    if sidecar:
+        atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
     return path
+
+
+def export_generator(G: torch.nn.Module, meta: dict[str, Any], path: str | Path,
+                     dtype: torch.dtype = torch.float32) -> Path:
+    """Write `path` (.safetensors; the config is embedded in its metadata) and `path.json` beside it."""
+    meta = {"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION, **meta}
+    tensors = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in G.state_dict().items()}
+    return save_export(tensors, meta, path)
 
 
 def read_export_meta(path: str | Path) -> dict[str, Any]:
