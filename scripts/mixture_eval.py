@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     show = images.for_display(images.to_pil(candidates[-1][1][:64]))
     images.save_png(images.grid(show, nrow=8), out / "samples.png")
     (out / "mixture.json").write_text(json.dumps({"n": a.n, "members": a.members, "rows": rows}, indent=1))
-    cols = [k for k in COLUMNS if k in rows[candidates[0][0]]]  # faint alpha: RGBA models only
+    cols = [k for k in COLUMNS if k in rows[candidates[0][0]]]  # faint alpha, stray fragments: RGBA only
     lines = ["| model | " + " | ".join(cols) + " | missed |", "|---" * (len(cols) + 2) + "|"]
     for label, r in rows.items():
         lines.append(f"| {label} | " + " | ".join(f"{r[k]:.3f}" for k in cols) + f" | {r['missed']} |")

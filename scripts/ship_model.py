@@ -23,8 +23,9 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from emojigan.errors import script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.metrics.evaluate import split_checkpoint  # noqa: E402
+from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
@@ -59,13 +60,12 @@ def main() -> int:
                     help="more generators after the run's own: ship the uniform mixture of them all")
     a = ap.parse_args()
     run = Path(a.run)
-    suffix = "" if a.checkpoint == "latest" else "-best"
-    export = run / f"generator{suffix}.safetensors"
+    export = export_of(*load_run(run)[:2], a.checkpoint)
     tensors, meta = read_export(export)
     exports = [export]
     for spec in a.mixture_with:
         path, checkpoint = split_checkpoint(spec)
-        exports.append(Path(path) / f"generator{'-best' if checkpoint == 'best' else ''}.safetensors")
+        exports.append(export_of(*load_run(path)[:2], checkpoint))
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
@@ -159,4 +159,4 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    script_main("ship_model.py", main)

@@ -77,7 +77,11 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["mixture_eval.py", str(tiny_run), f"{tiny_run}:best", "--out", str(tmp_path / "out")],
               "has no generator-best.safetensors"),
              (["mixture_eval.py", str(tiny_run), "faces64", "--out", str(tmp_path / "out")], "on different data"),
-             (["mixture_eval.py", str(tiny_run), str(tiny_run), "--out", str(kept / "note.txt")], "is not a folder")]
+             (["mixture_eval.py", str(tiny_run), str(tiny_run), "--out", str(kept / "note.txt")], "is not a folder"),
+             (["ship_model.py", str(tiny_run), "never-written", "--checkpoint", "best", "--reproduce", "x"],
+              "has no generator-best.safetensors"),
+             (["ship_model.py", str(tiny_run), "never-written", "--mixture-with", str(tmp_path / "missing"),
+               "--reproduce", "x"], "missing")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
@@ -85,6 +89,7 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
         assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() and (kept / "note.txt").read_text() == "mine"
     assert sorted(x.name for x in kept.iterdir()) == ["note.txt"]   # an existing OUT is left as it was
+    assert not list((ROOT / "src" / "emojigan" / "pretrained").glob("never-written*"))
 
 
 def test_recall_scale_reads_a_copier_as_full_recall_on_every_set_size():

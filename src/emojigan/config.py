@@ -188,19 +188,9 @@ class Config:
             raise UserError(f"train.loss '{t.loss}' is unknown; choose bce or hinge")
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
-        if not 0 <= t.mode_seeking <= 100:
-            raise UserError(f"train.mode_seeking {t.mode_seeking} is out of range; it must be between 0 and 100 (0 = off)")
-        if not 0 <= t.lecam <= 1000:
-            raise UserError(f"train.lecam {t.lecam} is out of range; it must be between 0 and 1000 (0 = off)")
-        if not 0 <= t.spectral <= 1000:
-            raise UserError(f"train.spectral {t.spectral} is out of range; it must be between 0 and 1000 (0 = off)")
-        if not 0 <= t.faint_alpha <= 10000:
-            raise UserError(f"train.faint_alpha {t.faint_alpha} is out of range; it must be between 0 and 10000 (0 = off)")
-        _check_range("train.stray", t.stray, 0, 10000)
-        if not 0 <= t.imle <= 1000:
-            raise UserError(f"train.imle {t.imle} is out of range; it must be between 0 and 1000 (0 = off)")
-        if not 0 <= t.patch <= 1000:
-            raise UserError(f"train.patch {t.patch} is out of range; it must be between 0 and 1000 (0 = off)")
+        for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
+                        ("stray", 10000), ("imle", 1000), ("patch", 1000)):  # loss weights
+            _check_weight(f"train.{key}", getattr(t, key), hi)
         _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
         _check_range("train.imle_every", t.imle_every, 1, 1_000_000)
@@ -251,6 +241,12 @@ class Config:
             raise UserError("model.neighbors gives each training image its own class; it does not combine with "
                             "model.clusters (choose one)")
         return self
+
+
+def _check_weight(name: str, v: float, hi: float) -> None:
+    """A loss weight: between 0 (off) and `hi`."""
+    if not 0 <= v <= hi:
+        raise UserError(f"{name} {v} is out of range; it must be between 0 and {hi} (0 = off)")
 
 
 def _check_range(name: str, v: int, lo: int, hi: int) -> None:

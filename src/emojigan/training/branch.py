@@ -56,14 +56,14 @@ def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: boo
         save_state(dst / runlib.STATE_NAME, load_state(state) | {"best_kid": math.inf})
     else:
         atomic_copy(state, dst / runlib.STATE_NAME)
+    keep_best = not own_best and best_epoch is not None and best_epoch <= epoch  # RUN's best, reached by then
     export = "generator" if checkpoint == "latest" else "generator-best"
     for suffix in (".safetensors", ".json"):  # the branch's exports are those of its state
         if (src / f"{export}{suffix}").is_file():
             atomic_copy(src / f"{export}{suffix}", dst / f"generator{suffix}")
-        if (not own_best and best_epoch is not None and best_epoch <= epoch
-                and (src / f"generator-best{suffix}").is_file()):
+        if keep_best and (src / f"generator-best{suffix}").is_file():
             atomic_copy(src / f"generator-best{suffix}", dst / f"generator-best{suffix}")
-    if not own_best and best_epoch is not None and best_epoch <= epoch:
+    if keep_best:
         atomic_copy(best, dst / "checkpoints" / "best.pt")
     for name in ("real.png", "metrics.jsonl"):  # the resume drops the metrics past the state's step
         if (src / name).is_file():

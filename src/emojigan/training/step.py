@@ -12,6 +12,7 @@ import functools
 import warnings
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..metrics.image_stats import FAINT_ALPHA  # the faint range the faint-alpha metric counts: the loss's top
@@ -78,8 +79,6 @@ def isolated_mass(x: torch.Tensor) -> torch.Tensor:
     alpha (STRAY_WINDOW at 64x64, scaled with the image side) below STRAY_SUPPORT. A pixel of a detached bit of a
     few pixels has that; a pixel of a face, its outline or a tear has not. The window mean is held constant, so
     the gradient lowers the isolated pixel itself rather than growing its neighbours."""
-    import torch.nn.functional as F
-
     a = (x[:, 3:4].float() + 1) / 2
     k = max(3, round(STRAY_WINDOW * x.shape[-1] / 64)) | 1
     support = F.avg_pool2d(a.detach(), k, stride=1, padding=k // 2, count_include_pad=True)
