@@ -68,6 +68,8 @@ def test_branch_errors_are_one_line_and_write_nothing(tiny_run, tmp_path):
         (["--branch", tiny_run, "--preset", "faces64", "--out", out], "drop --resume/--preset/--config"),
         (["--branch", tiny_run], "needs --out NEW"),
         (["--resume", tiny_run, "--checkpoint", "best"], "add --branch RUN"),
+        (["--resume", tiny_run, "--own-best"], "--own-best sets how a branch picks its best checkpoint; add --branch"),
+        (["--branch", tiny_run, "--out", out, "--set", "train.faint_alpha=-1"], "train.faint_alpha -1.0 is out of range"),
     ]
     latest = (tiny_run / "checkpoints" / "latest.pt").read_bytes()
     for args, message in cases:
