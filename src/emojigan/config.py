@@ -77,6 +77,9 @@ class TrainConfig:
     stray: float = 0.0          # RGBA (off on black/white data): G also minimises w * the alpha of its pixels with little alpha around them (7x7 mean
                                 # below 0.25 at 64x64) beyond the real batch's (step.py stray_loss): against broken
                                 # bits of outline; 0 = off
+    grain: float = 0.0          # G also minimises w * its high-frequency residual against a 3x3 median (evaluate's noise
+                                # measure) beyond the real batch's, as a share of it (step.py grain_loss): against
+                                # speckle and mottled fill; 0 = off
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
                                 # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
     patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
@@ -189,7 +192,7 @@ class Config:
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("imle", 1000), ("patch", 1000)):  # loss weights
+                        ("stray", 10000), ("grain", 1000), ("imle", 1000), ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
         _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)

@@ -443,16 +443,60 @@ def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces3
     tiny = [x for x in TINY if x != "--quiet"]          # the notice is printed with the progress output
     opts = ["--set", "train.faint_alpha=30", "--set", "train.stray=30", "--epochs", "1", *tiny]
     rgba = run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", *opts,
-                   "--out", tmp_path / "rgba")
+                   "--set", "train.grain=1", "--out", tmp_path / "rgba")
     rows = [json.loads(x) for x in (tmp_path / "rgba" / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]
-    assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 for r in train_rows)
+    assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 and r["loss_grain"] >= 0 for r in train_rows)
     assert train_rows and "off on" not in rgba.stdout      # (a fresh G's alpha sits near 0.5: little faint yet)
     black = run_cli("train", "--preset", "dcgan64", "--data", faces32, *opts, "--out", tmp_path / "black")
     plain = run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", *tiny, "--out", tmp_path / "plain")
     assert "train.faint_alpha / train.stray act on the alpha channel; off on this black background" in black.stdout
     rows = [json.loads(x) for x in (tmp_path / "black" / "metrics.jsonl").read_text().splitlines()]
-    assert all("loss_faint" not in r and "loss_stray" not in r for r in rows)
+    assert all("loss_faint" not in r and "loss_stray" not in r and "loss_grain" not in r for r in rows)
     a = load_file(tmp_path / "black" / "generator.safetensors")
     b = load_file(tmp_path / "plain" / "generator.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grain_energy_is_evaluates_noise_measure_and_the_loss_pulls_specks_into_the_fill():
+    from emojigan.metrics.image_stats import noise_energy, to_rgb01
+    from emojigan.training.step import dataset_grain, grain_energy, grain_loss
+
+    torch.manual_seed(0)
+    x = torch.rand(3, 4, 32, 32) * 2 - 1
+    assert float(grain_energy(x)) == pytest.approx(float(noise_energy(to_rgb01(x)).mean()), rel=1e-5)
+    real = -torch.ones(2, 3, 32, 32)
+    real[:, 0, 8:24, 8:24] = 1.0                          # a flat red square: its edges survive a 3x3 median
+    speckled = real.clone()
+    speckled[:, 1, 10:22:3, 10:22:3] = 1.0                # single green dots inside the fill
+    ref = float(grain_energy(real))                       # (only the square's four corners differ from their median)
+    assert float(grain_energy(speckled)) > 4 * ref
+    fake = speckled.clone().requires_grad_(True)
+    loss = grain_loss(fake, ref)
+    assert float(loss.detach()) > 3
+    loss.backward()
+    grad = fake.grad[:, 1]
+    assert (grad[:, 10:22:3, 10:22:3] > 0).all()          # descent lowers each speck toward the fill around it
+    assert (grad[:, 11, 11] == 0).all()                   # a fill pixel beside it: the median is held, no pull
+    assert float(grain_loss(real, ref)) == 0.0            # no more grain than the reference: nothing to pay
+    assert float(grain_loss(speckled, speckled)) == 0.0   # a batch as the reference
+    batch = torch.cat([real, speckled])
+    assert dataset_grain(batch, chunk=3) == pytest.approx(float(grain_energy(batch)), rel=1e-5)
+
+
+def test_grain_term_is_in_the_g_step_only():
+    from emojigan.training.step import grain_energy
+
+    torch.manual_seed(0)
+    real, z = torch.full((4, 3, 32, 32), 0.5), torch.randn(4, 16)   # flat: no grain in the real batch
+    assert_g_step_only(_gan(), _gan(grain=1.0), real, z, "loss_grain")
+    # against a training set's reference instead of the batch: a reference above G's grain costs nothing
+    with torch.no_grad():
+        ref = float(grain_energy(_gan().G(z)))
+    assert float(_gan(grain=1.0, grain_ref=ref / 2).step(real, z)[STATS.index("loss_grain")]) == pytest.approx(1, rel=0.05)
+    assert float(_gan(grain=1.0, grain_ref=ref * 2).step(real, z)[STATS.index("loss_grain")]) == 0.0
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.grain -1.0 is out of range"):
+        resolve("cond128", None, [("train.grain", "-1")])
+    assert resolve("cond128", None, [("train.grain", "3")]).train.grain == 3.0

@@ -26,7 +26,7 @@ from .checkpoint import export_generator, load_state, save_state
 from .augment import AdaptiveP, diff_augment
 from .distributed import Dist, setup
 from .ema import make_ema
-from .step import PATCH_STATS, STATS, GANStep, GraphedStep, make_adam, make_optimizers
+from .step import PATCH_STATS, STATS, GANStep, GraphedStep, dataset_grain, make_adam, make_optimizers
 
 
 class TrainingDiverged(UserError):
@@ -328,7 +328,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
-                  stray=stray_w)
+                  stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -363,6 +363,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
                         ("loss_imle", t.imle), ("loss_faint", faint_w), ("loss_stray", stray_w),
+                        ("loss_grain", t.grain),
                         *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]

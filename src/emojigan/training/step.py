@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.image_stats import FAINT_ALPHA  # the faint range the faint-alpha metric counts: the loss's top
+from ..metrics.image_stats import FAINT_ALPHA, rgb01  # the faint range the faint-alpha metric counts: the loss's top
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
-         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray")
+         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray", "loss_grain")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -91,11 +91,38 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
 
 
+def grain_energy(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared residual of a batch in [-1, 1] against its 3x3 median filter, per channel, as it looks (RGBA
+    composited over black): `evaluate`'s noise measure (metrics/image_stats.noise_energy), in torch. The median
+    is held constant, so the gradient moves each pixel toward its neighbourhood's median (a speck is pulled into
+    the fill around it) and an edge, which a 3x3 median keeps, costs next to nothing."""
+    img = rgb01(x)
+    win = F.pad(img, (1, 1, 1, 1), mode="replicate").unfold(2, 3, 1).unfold(3, 3, 1)  # (N, C, H, W, 3, 3)
+    med = win.reshape(*win.shape[:4], 9).median(dim=-1).values.detach()
+    return (img - med).square().mean()
+
+
+def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
+    """`grain_energy` of a whole training set (in chunks): the reference `grain_loss` compares against. One
+    batch of 16 real emojis is a poor one: on faces+cats at 128 px its energy varies by a factor of 3."""
+    with torch.no_grad():
+        parts = [grain_energy(images[i:i + chunk]) * len(images[i:i + chunk]) for i in range(0, len(images), chunk)]
+    return float(sum(parts) / len(images))
+
+
+def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
+    """relu(grain_energy(fake) / reference - 1), the reference being the real images' energy (a batch, or the
+    training set's from `dataset_grain`): G pays for high-frequency residual beyond the renders', as a share of
+    theirs (one weight suits any image size); at or below it G pays nothing, so there is no pull toward blur."""
+    ref = grain_energy(real).detach().clamp_min(1e-8) if isinstance(real, torch.Tensor) else max(real, 1e-8)
+    return torch.relu(grain_energy(fake) / ref - 1)
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
-    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha and stray terms)
+    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray and grain terms)
     as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
@@ -108,7 +135,8 @@ class GANStep:
                  d_recon: float = 0.0, rng: torch.Generator | None = None, mode_seeking: float = 0.0,
                  spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0,
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
-                 P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0):
+                 P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0,
+                 grain: float = 0.0, grain_ref: float | None = None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -125,6 +153,8 @@ class GANStep:
             raise ValueError("a patch weight needs the patch discriminator P and its optimizer opt_P")
         self.faint_alpha = faint_alpha  # weight of `faint_alpha_loss` in the G step (RGBA only; 0 = off)
         self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
+        self.grain = grain  # weight of `grain_loss` in the G step (0 = off)
+        self.grain_ref = grain_ref  # the training set's grain energy (`dataset_grain`); None: each real batch's
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -179,7 +209,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -238,6 +268,9 @@ class GANStep:
         if self.stray > 0:
             stray = stray_loss(fake, real)
             total_g = total_g + self.stray * stray
+        if self.grain > 0:
+            grain = grain_loss(fake, real if self.grain_ref is None else self.grain_ref)
+            total_g = total_g + self.grain * grain
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
 
@@ -255,7 +288,7 @@ class GANStep:
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
                                 im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float(),
-                                stray.float()])
+                                stray.float(), grain.float()])
 
 
 class GraphedStep:
