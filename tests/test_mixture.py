@@ -95,3 +95,23 @@ def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, ti
         assert not (tmp_path / "bad.safetensors").exists()
     p = run_cli("mix", tiny_run, second, "--out", out, check=False)
     assert p.returncode == 2 and "exists" in p.stderr and out.read_bytes() == before
+
+
+def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
+    """The steps of a mixture are its members' (its top-level training record is member 0's alone)."""
+    from emojigan.metrics.report import _training
+    from emojigan.pretrained import describe, resolve_model
+    from emojigan.training.checkpoint import training_of
+
+    _, first, second = mixture
+    out = tmp_path / "m.safetensors"
+    run_cli("mix", tiny_run, second, "--out", out)
+    single = read_export(first)[1]
+    step, epoch = single["training"]["step"], single["training"]["epoch"]
+    meta = read_export(out)[1]
+    assert training_of(single, "step") == step and training_of(meta, "step") == [step, step]
+    assert _training({"epoch": epoch, "step": step}) == f"epoch {epoch}, step {step}"
+    assert _training({"epoch": [epoch, 3], "step": [step, 21]}) == \
+        f"a mixture of generators at epoch {epoch}, step {step} and epoch 3, step 21"
+    shipped = describe("faces64", resolve_model("faces64"))
+    assert shipped["members"] == 2 and shipped["steps"] == [18375, 22400]

@@ -14,7 +14,7 @@ from .. import images
 from ..config import Config
 from ..errors import UserError
 from ..inference import load_generator, resolve_export
-from ..training.checkpoint import atomic_write_text
+from ..training.checkpoint import atomic_write_text, training_of
 from ..training.run import load_dataset, read_run_config
 from . import EvalData, compute_all
 
@@ -110,7 +110,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
-                    "epoch": gen.meta.get("training", {}).get("epoch"), "step": gen.meta.get("training", {}).get("step"),
+                    "epoch": training_of(gen.meta, "epoch"), "step": training_of(gen.meta, "step"),
                     "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION})
     def show(x):
         return images.for_display(images.to_pil(x))

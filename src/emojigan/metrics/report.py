@@ -33,6 +33,14 @@ SUMMARY = [  # key, label, how to read it
 PAIRED = {"stray_fragment_rate"}  # shown with the real images' value beside it
 
 
+def _training(m: dict[str, Any]) -> str:
+    """'epoch E, step S' of the evaluated generator; a mixture's members each have their own."""
+    epoch, step = m.get("epoch"), m.get("step")
+    if isinstance(step, list):
+        return "a mixture of generators at " + " and ".join(f"epoch {e}, step {s}" for e, s in zip(epoch, step))
+    return f"epoch {epoch}, step {step}"
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
@@ -73,7 +81,7 @@ img{{max-width:100%;image-rendering:pixelated}}.pair{{display:flex;gap:2em}}.pai
 .note{{color:#555;font-style:italic}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>emojigan evaluation: {html.escape(str(run))}</h1>
 <p>{m['n_fake']} samples (seeds {m['seed']}..{m['seed'] + m['n_fake'] - 1}) against the {m['n_real']} training images,
-epoch {m.get('epoch')}, step {m.get('step')}, feature space <b>{html.escape(m['features'])}</b>.</p>
+{_training(m)}, feature space <b>{html.escape(m['features'])}</b>.</p>
 <section id="summary"><h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>reading</th></tr>{rows}</table></section>
 <section id="samples"><h2>Samples and real emojis</h2><div class=pair>
 <figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>

@@ -49,6 +49,8 @@ def describe(name: str, path: Path) -> dict:
     """One row of `emojigan models`: what the model draws, at what size, and its card's headline metrics."""
     from safetensors import safe_open
 
+    from ..training.checkpoint import training_of
+
     with safe_open(str(path), framework="pt") as f:
         meta = json.loads((f.metadata() or {}).get("emojigan", "{}"))
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
@@ -60,4 +62,4 @@ def describe(name: str, path: Path) -> dict:
             "params": params, "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
             "discriminator": d is not None, "metrics": meta.get("metrics", {}),
             "members": int(meta.get("mixture", {}).get("members", 1)),
-            "steps": meta.get("training", {}).get("step"), "card": str(card_path(name))}
+            "steps": training_of(meta, "step"), "card": str(card_path(name))}

@@ -130,6 +130,14 @@ def split_members(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> lis
     return out
 
 
+def training_of(meta: dict[str, Any], key: str) -> Any:
+    """An export's training record `key` (step, epoch): a single generator's value, or a mixture's list of its
+    members' (the top-level record of a mixture is its first member's)."""
+    if "mixture" in meta:
+        return [t.get(key) for t in meta["mixture"].get("training", [])]
+    return meta.get("training", {}).get(key)
+
+
 def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of the mixture of the single generators exported at `paths`, in that order: one
     architecture and one dataset, unconditional. Seed k is drawn by member k mod len(paths)."""
