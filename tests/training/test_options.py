@@ -458,41 +458,45 @@ def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces3
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_grain_energy_is_evaluates_noise_measure_and_the_loss_pulls_specks_into_the_fill():
+def test_grain_share_is_evaluates_residual_over_energy_and_the_loss_pulls_specks_into_the_fill():
     from emojigan.metrics.image_stats import noise_energy, to_rgb01
-    from emojigan.training.step import dataset_grain, grain_energy, grain_loss
+    from emojigan.training.step import dataset_grain, grain_loss, grain_share
 
     torch.manual_seed(0)
     x = torch.rand(3, 4, 32, 32) * 2 - 1
-    assert float(grain_energy(x)) == pytest.approx(float(noise_energy(to_rgb01(x)).mean()), rel=1e-5)
+    look = to_rgb01(x)                                    # RGBA composited over black, as evaluate sees it
+    assert float(grain_share(x)) == pytest.approx(float(noise_energy(look).mean() / (look ** 2).mean()), rel=1e-5)
+    faded = x.clone()
+    faded[:, 3] = (x[:, 3] + 1) * 0.3 - 1                 # the same images at 30% opacity: no way out by fading
+    assert float(grain_share(faded)) == pytest.approx(float(grain_share(x)), rel=1e-5)
     real = -torch.ones(2, 3, 32, 32)
     real[:, 0, 8:24, 8:24] = 1.0                          # a flat red square: its edges survive a 3x3 median
     speckled = real.clone()
     speckled[:, 1, 10:22:3, 10:22:3] = 1.0                # single green dots inside the fill
-    ref = float(grain_energy(real))                       # (only the square's four corners differ from their median)
-    assert float(grain_energy(speckled)) > 4 * ref
+    ref = float(grain_share(real))                        # (only the square's four corners differ from their median)
+    assert float(grain_share(speckled)) > 3 * ref
     fake = speckled.clone().requires_grad_(True)
     loss = grain_loss(fake, ref)
-    assert float(loss.detach()) > 3
+    assert float(loss.detach()) > 2
     loss.backward()
     grad = fake.grad[:, 1]
     assert (grad[:, 10:22:3, 10:22:3] > 0).all()          # descent lowers each speck toward the fill around it
     assert (grad[:, 11, 11] == 0).all()                   # a fill pixel beside it: the median is held, no pull
     assert float(grain_loss(real, ref)) == 0.0            # no more grain than the reference: nothing to pay
     assert float(grain_loss(speckled, speckled)) == 0.0   # a batch as the reference
-    batch = torch.cat([real, speckled])
-    assert dataset_grain(batch, chunk=3) == pytest.approx(float(grain_energy(batch)), rel=1e-5)
+    batch = torch.cat([real, speckled, x[:, :3]])
+    assert dataset_grain(batch, chunk=3) == pytest.approx(float(grain_share(batch)), rel=1e-5)
 
 
 def test_grain_term_is_in_the_g_step_only():
-    from emojigan.training.step import grain_energy
+    from emojigan.training.step import grain_share
 
     torch.manual_seed(0)
     real, z = torch.full((4, 3, 32, 32), 0.5), torch.randn(4, 16)   # flat: no grain in the real batch
     assert_g_step_only(_gan(), _gan(grain=1.0), real, z, "loss_grain")
     # against a training set's reference instead of the batch: a reference above G's grain costs nothing
     with torch.no_grad():
-        ref = float(grain_energy(_gan().G(z)))
+        ref = float(grain_share(_gan().G(z)))
     assert float(_gan(grain=1.0, grain_ref=ref / 2).step(real, z)[STATS.index("loss_grain")]) == pytest.approx(1, rel=0.05)
     assert float(_gan(grain=1.0, grain_ref=ref * 2).step(real, z)[STATS.index("loss_grain")]) == 0.0
     from emojigan.config import resolve

@@ -91,31 +91,38 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
 
 
-def grain_energy(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared residual of a batch in [-1, 1] against its 3x3 median filter, per channel, as it looks (RGBA
-    composited over black): `evaluate`'s noise measure (metrics/image_stats.noise_energy), in torch. The median
-    is held constant, so the gradient moves each pixel toward its neighbourhood's median (a speck is pulled into
+def grain_share(x: torch.Tensor) -> torch.Tensor:
+    """A batch's high-frequency residual against its 3x3 median filter (per channel, images in [-1, 1] as they
+    look: RGBA composited over black; the residual `evaluate`'s noise measure averages) as a share of the
+    batch's energy (mean square). A share, not the energy: fading an image scales both alike, so G cannot
+    lower it by turning transparent or dark (the raw energy let it, within 10 steps on cond128). The median is
+    held constant, so the gradient moves each pixel toward its neighbourhood's median (a speck is pulled into
     the fill around it) and an edge, which a 3x3 median keeps, costs next to nothing."""
     img = rgb01(x)
     win = F.pad(img, (1, 1, 1, 1), mode="replicate").unfold(2, 3, 1).unfold(3, 3, 1)  # (N, C, H, W, 3, 3)
     med = win.reshape(*win.shape[:4], 9).median(dim=-1).values.detach()
-    return (img - med).square().mean()
+    return (img - med).square().sum() / img.square().sum().clamp_min(1e-8)
 
 
 def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
-    """`grain_energy` of a whole training set (in chunks): the reference `grain_loss` compares against. One
-    batch of 16 real emojis is a poor one: on faces+cats at 128 px its energy varies by a factor of 3."""
+    """`grain_share` of a whole training set (summed in chunks): the reference `grain_loss` compares against.
+    One batch of 16 real emojis is a poor one: on faces+cats at 128 px its residual varies by a factor of 3."""
+    res = energy = 0.0
     with torch.no_grad():
-        parts = [grain_energy(images[i:i + chunk]) * len(images[i:i + chunk]) for i in range(0, len(images), chunk)]
-    return float(sum(parts) / len(images))
+        for i in range(0, len(images), chunk):
+            img = rgb01(images[i:i + chunk])
+            share = float(grain_share(images[i:i + chunk]))
+            e = float(img.square().sum())
+            res, energy = res + share * e, energy + e
+    return res / max(energy, 1e-8)
 
 
 def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
-    """relu(grain_energy(fake) / reference - 1), the reference being the real images' energy (a batch, or the
+    """relu(grain_share(fake) / reference - 1), the reference being the real images' share (a batch, or the
     training set's from `dataset_grain`): G pays for high-frequency residual beyond the renders', as a share of
-    theirs (one weight suits any image size); at or below it G pays nothing, so there is no pull toward blur."""
-    ref = grain_energy(real).detach().clamp_min(1e-8) if isinstance(real, torch.Tensor) else max(real, 1e-8)
-    return torch.relu(grain_energy(fake) / ref - 1)
+    theirs; at or below it G pays nothing, so there is no pull toward blur."""
+    ref = grain_share(real).detach().clamp_min(1e-8) if isinstance(real, torch.Tensor) else max(real, 1e-8)
+    return torch.relu(grain_share(fake) / ref - 1)
 
 
 class GANStep:
