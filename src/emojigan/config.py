@@ -78,7 +78,7 @@ class TrainConfig:
                                 # below 0.25 at 64x64) beyond the real batch's (step.py stray_loss): against broken
                                 # bits of outline; 0 = off
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
-                                # share of its energy, beyond the training set's (step.py grain_loss): against
+                                # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
                                 # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off

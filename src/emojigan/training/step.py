@@ -91,30 +91,36 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
 
 
-def grain_share(x: torch.Tensor) -> torch.Tensor:
-    """A batch's high-frequency residual against its 3x3 median filter (per channel, images in [-1, 1] as they
-    look: RGBA composited over black; the residual `evaluate`'s noise measure averages) as a share of the
-    batch's energy (mean square). A share, not the energy: fading an image scales both alike, so G cannot
-    lower it by turning transparent or dark (the raw energy let it, within 10 steps on cond128). The median is
-    held constant, so the gradient moves each pixel toward its neighbourhood's median (a speck is pulled into
-    the fill around it) and an edge, which a 3x3 median keeps, costs next to nothing."""
+def _grain_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of squared residuals against the 3x3 median, sum of squared deviations from each image's channel
+    means) of a batch in [-1, 1] as it looks (RGBA composited over black). The median is held constant."""
     img = rgb01(x)
     win = F.pad(img, (1, 1, 1, 1), mode="replicate").unfold(2, 3, 1).unfold(3, 3, 1)  # (N, C, H, W, 3, 3)
     med = win.reshape(*win.shape[:4], 9).median(dim=-1).values.detach()
-    return (img - med).square().sum() / img.square().sum().clamp_min(1e-8)
+    return (img - med).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum()
+
+
+def grain_share(x: torch.Tensor) -> torch.Tensor:
+    """A batch's high-frequency residual against its 3x3 median filter (per channel, as the images look: the
+    residual `evaluate`'s noise measure averages) as a share of its variance. A share: fading, darkening or
+    tinting an image (a scale or a constant per channel, each one bias away in G) changes neither the share
+    nor, so, the loss; the raw residual let G escape by fading to transparent within 10 steps on cond128, and a
+    share of the raw energy by tinting everything blue. The median is held constant, so the gradient moves each
+    pixel toward its neighbourhood's median (a speck is pulled into the fill around it) and an edge, which a 3x3
+    median keeps, costs next to nothing."""
+    res, var = _grain_parts(x)
+    return res / var.clamp_min(1e-8)
 
 
 def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
     """`grain_share` of a whole training set (summed in chunks): the reference `grain_loss` compares against.
     One batch of 16 real emojis is a poor one: on faces+cats at 128 px its residual varies by a factor of 3."""
-    res = energy = 0.0
+    res = var = 0.0
     with torch.no_grad():
         for i in range(0, len(images), chunk):
-            img = rgb01(images[i:i + chunk])
-            share = float(grain_share(images[i:i + chunk]))
-            e = float(img.square().sum())
-            res, energy = res + share * e, energy + e
-    return res / max(energy, 1e-8)
+            r, v = _grain_parts(images[i:i + chunk])
+            res, var = res + float(r), var + float(v)
+    return res / max(var, 1e-8)
 
 
 def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
