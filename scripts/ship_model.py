@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from emojigan.errors import script_main  # noqa: E402
+from emojigan.errors import UserError, script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
 from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
@@ -68,6 +68,10 @@ def main() -> int:
         exports.append(export_of(*load_run(path)[:2], checkpoint))
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
+    state_path = run / "checkpoints" / f"{a.checkpoint}.pt"  # D comes from the training state (exports hold G)
+    if not a.no_discriminator and not state_path.is_file():
+        raise UserError(f"{run} has no {a.checkpoint} training state ({state_path}) to take D from; "
+                        f"pass --no-discriminator to ship the generator alone")
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
     keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real")
@@ -82,7 +86,7 @@ def main() -> int:
     save_file(fp16(tensors), str(g_path), metadata={"emojigan": json.dumps(meta)})
     d_path = DEST / f"{a.name}.D.safetensors"
     if not a.no_discriminator:
-        state = torch.load(run / "checkpoints" / f"{a.checkpoint}.pt", map_location="cpu", weights_only=True)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
         save_file(fp16(state["D"]), str(d_path), metadata={"emojigan": json.dumps({"model": meta["model"],
                                                                                   "data": meta["data"]})})
     # the fp16 weights must draw what the fp32 exports draw (member i: seeds i, i + M, ...)

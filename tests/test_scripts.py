@@ -58,6 +58,10 @@ def test_standing_stats_are_the_ema_generators_own_batch_statistics():
 
 
 def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
+    import shutil
+
+    stateless = tmp_path / "stateless"                   # exports without training states: G only can ship
+    shutil.copytree(tiny_run, stateless, ignore=shutil.ignore_patterns("checkpoints"))
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "note.txt").write_text("mine")
@@ -81,7 +85,8 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["ship_model.py", str(tiny_run), "never-written", "--checkpoint", "best", "--reproduce", "x"],
               "has no generator-best.safetensors"),
              (["ship_model.py", str(tiny_run), "never-written", "--mixture-with", str(tmp_path / "missing"),
-               "--reproduce", "x"], "missing")]
+               "--reproduce", "x"], "missing"),
+             (["ship_model.py", str(stateless), "never-written", "--reproduce", "x"], "to take D from")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
