@@ -47,6 +47,8 @@ def _img(path: Path) -> str:
 
 
 def fmt(v: Any) -> str:
+    if isinstance(v, list):  # a mixture's members' steps or epochs
+        return " + ".join(fmt(x) for x in v)
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 10 else f"{v:.1f}"
     return html.escape(str(v))
