@@ -20,7 +20,7 @@ install: $(BIN)/emojigan
 # DCGAN at 32x32 shows training (about a minute on 2 CPU cores) and draws from what it learned.
 demo: install
 	$(BIN)/emojigan models
-	$(BIN)/emojigan generate --model faces64 --n 64 --seed 0 --background white --out $(DEMO_DIR)/faces64-grid.png
+	$(BIN)/emojigan generate --model faces64 --n 64 --seed 0 --redraw 8 --background white --out $(DEMO_DIR)/faces64-grid.png
 	$(BIN)/emojigan data build --subset faces --size 32 --background black --out data/faces-32-black
 	$(BIN)/emojigan train --preset dcgan64 --data data/faces-32-black --size 32 --epochs 150 --sample-every 50 \
 		--out $(DEMO_DIR)/train --overwrite

@@ -155,6 +155,17 @@ def test_evaluate_a_shipped_model_by_name(tmp_path):
     assert p.returncode == 2 and "a shipped model is one generator" in p.stderr and not (tmp_path / "b").exists()
 
 
+def test_evaluate_measures_the_redrawing_sampler(tmp_path):
+    """`evaluate --redraw R` measures generate --redraw's sampler and says so in the numbers and the report."""
+    out = tmp_path / "ev"
+    p = run_cli("evaluate", "faces64", "--n", "32", "--redraw", "8", "--out", out, "--quiet")
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["redraw"] == 8 and 0 < m["redrawn_rate"] < 0.5
+    assert f"{m['redrawn_rate']:.1%} of the samples were redrawn" in p.stdout
+    assert m["stray_fragment_rate"] < m["redrawn_rate"]                 # fewer fragmented samples than first drawn
+    assert "sampled with --redraw 8" in (out / "report.html").read_text()
+
+
 def test_evaluate_and_compare_an_export_file(tmp_path, tiny_run):
     """An exported generator file is evaluated on the OpenMoji data its metadata names, like a shipped model; one
     trained on a user's folder names none and is refused in one line."""

@@ -197,7 +197,13 @@ def cmd_generate(a) -> int:
         labels = gen.default_labels(seeds)
     if gen.conditional:
         names = [gen.classes[y].get("hexcode") or f"class{y:03d}" for y in labels]
-    ims = gen.sample(seeds=seeds, labels=labels, background=a.background, truncation=a.truncation)
+    if a.redraw:
+        x, draws = gen.sample_redrawn(seeds, labels, a.truncation, a.redraw)
+        ims = [gen.composite(im, a.background) for im in images.to_pil(x)]
+        print(f"--redraw {a.redraw}: {sum(d > 0 for d in draws)} of {len(seeds)} samples had a stray fragment and "
+              f"were redrawn from their seed ({sum(draws)} draws)")
+    else:
+        ims = gen.sample(seeds=seeds, labels=labels, background=a.background, truncation=a.truncation)
     text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
     if a.separate is not None:
         folder = Path(a.separate)
@@ -232,7 +238,9 @@ def cmd_evaluate(a) -> int:
     from .metrics.evaluate import evaluate
 
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
-                 device=a.device, checkpoint=a.checkpoint, progress=not a.quiet)
+                 device=a.device, checkpoint=a.checkpoint, progress=not a.quiet, redraw=a.redraw)
+    if a.redraw:
+        print(f"--redraw {a.redraw}: {m['redrawn_rate']:.1%} of the samples were redrawn for a stray fragment")
     print(f"{a.out}/report.html: KID {m['kid']:.4f} +- {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
           f"recall {m['recall']:.3f} ({m['recall_min']:.3f}-{m['recall_max']:.3f} over {m['pr_sets']} sets of "
           f"{m['pr_set_size']}), coverage {m['coverage']:.3f}, copies {m['copy_rate']:.1%}, "
@@ -312,7 +320,7 @@ def cmd_interpolate(a) -> int:
     if a.gif and Path(a.gif).suffix.lower() != ".gif":
         raise UserError(f"--gif {a.gif} must be a .gif file")
     gen = load_generator(_source(a), device=a.device)
-    frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed))
+    frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed, redraw=a.redraw))
     frames = images.for_display(frames)
     images.save_png(images.grid(frames, nrow=len(frames)), a.out)
     if a.gif:
@@ -405,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="composite an RGBA model's output (default: as trained)")
     g.add_argument("--truncation", type=float, default=None, metavar="T",
                    help="resample z components beyond T (e.g. 1.5): cleaner, less varied samples")
+    g.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+                   help="RGBA models: replace a sample with a stray fragment (a broken bit of outline) by its "
+                        "seed's next draw, up to R times (e.g. 8; default 0: off)")
     g.add_argument("--label", action="append", default=[],
                    help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
                         "'all' draws one fixed noise for every label")
@@ -425,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="z for endpoints without seed:N")
     ip.add_argument("--out", required=True, help="strip PNG")
     ip.add_argument("--gif", help="also write an animation (there and back)")
+    ip.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+                    help="start and end at the draws generate --redraw R shows for the seeds (default 0)")
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
 
@@ -441,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="a run folder, or a shipped model's name (faces64, cond128: checks its card)")
     e.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
                    help="the last export, or the lowest-KID one that --eval-every kept")
+    e.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+                   help="measure the sampler of generate --redraw R (fragmented samples redrawn) instead of the "
+                        "generator alone (default 0)")
     _eval_args(e)
     e.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")

@@ -492,6 +492,11 @@ def test_grain_share_is_evaluates_residual_over_variance_and_the_loss_pulls_spec
     assert float(grain_loss(speckled, speckled)) == 0.0   # a batch as the reference
     batch = torch.cat([real, speckled, x[:, :3]])
     assert dataset_grain(batch, chunk=3) == pytest.approx(float(grain_share(batch)), rel=1e-5)
+    blank = -torch.ones(2, 4, 32, 32)                     # a collapsing G: almost transparent, one faint dot
+    blank[:, :, 16, 16] = -0.9
+    assert 0 < float(grain_share(blank)) < 1e-3           # bounded by the variance floor (1.0 without it: the
+                                                          # dot is all its variance, 100 times real grain)
+    assert float(grain_share(blank)) < float(grain_share(speckled))
 
 
 def test_grain_term_is_in_the_g_step_only():

@@ -41,8 +41,9 @@ def parse_endpoint(text: str, gen) -> Endpoint:
     return Endpoint(t, seed, label)
 
 
-def interpolate(gen, start: str, end: str, steps: int, seed: int = 0) -> torch.Tensor:
-    """(steps, C, H, W) images from `start` to `end` inclusive."""
+def interpolate(gen, start: str, end: str, steps: int, seed: int = 0, redraw: int = 0) -> torch.Tensor:
+    """(steps, C, H, W) images from `start` to `end` inclusive. With `redraw` R, a seed's latent is the draw
+    `generate --redraw R` shows for it (a first draw with a stray fragment replaced by the seed's next)."""
     if not 2 <= steps <= 256:
         raise UserError(f"--steps {steps} is out of range; it must be between 2 and 256")
     a, b = parse_endpoint(start, gen), parse_endpoint(end, gen)
@@ -56,7 +57,11 @@ def interpolate(gen, start: str, end: str, steps: int, seed: int = 0) -> torch.T
         raise UserError(f"seeds {sa} and {sb} are drawn by different generators of this mixture of {m} (seed k by "
                         f"generator k mod {m}); interpolate between seeds that are equal mod {m}, e.g. seed:{sa} "
                         f"and seed:{sb - (sb - sa) % m}")
-    za, zb = z_from_seeds([sa], gen.z_dim)[0], z_from_seeds([sb], gen.z_dim)[0]
+    da = db = 0
+    if redraw:
+        labels = [a.label, b.label] if gen.conditional else None
+        da, db = gen.sample_redrawn([sa, sb], labels, redraw=redraw)[1]
+    za, zb = z_from_seeds([sa], gen.z_dim, draws=[da])[0], z_from_seeds([sb], gen.z_dim, draws=[db])[0]
     ts = torch.linspace(0, 1, steps)
     z = torch.stack([slerp(za, zb, float(t)) for t in ts])
     if not gen.conditional:

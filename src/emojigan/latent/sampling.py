@@ -34,25 +34,31 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
-def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None) -> torch.Tensor:
+def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None,
+                 draws: list[int] | None = None) -> torch.Tensor:
     """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone.
 
     `truncation` T resamples every component with |z| > T (from the same seed's generator) until all lie
-    within T: the truncation trick of BigGAN, trading variety for cleaner samples."""
+    within T: the truncation trick of BigGAN, trading variety for cleaner samples. `draws[k]` = d takes the
+    (d+1)-th vector seed k's generator yields (0, the default, is the first): a sample rejected at generation
+    (`redraw`) is replaced by its seed's next draw, so it still depends on its own seed only."""
     if truncation is not None and not 0 < truncation <= 10:
         raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
+    if draws is not None and len(draws) != len(seeds):
+        raise ValueError("one draw index per seed")
     out = torch.empty(len(seeds), z_dim)
     g = torch.Generator()
     for i, s in enumerate(seeds):
         g.manual_seed(int(s))
-        z = torch.randn(z_dim, generator=g)
-        if truncation is not None:
-            for _ in range(1000):
-                bad = z.abs() > truncation
-                if not bad.any():
-                    break
-                z[bad] = torch.randn(int(bad.sum()), generator=g)
-            z = z.clamp(-truncation, truncation)  # only reached for absurdly small T
+        for _ in range(1 + (draws[i] if draws is not None else 0)):
+            z = torch.randn(z_dim, generator=g)
+            if truncation is not None:
+                for _ in range(1000):
+                    bad = z.abs() > truncation
+                    if not bad.any():
+                        break
+                    z[bad] = torch.randn(int(bad.sum()), generator=g)
+                z = z.clamp(-truncation, truncation)  # only reached for absurdly small T
         out[i] = z
     return out
 

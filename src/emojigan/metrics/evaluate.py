@@ -89,7 +89,7 @@ def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | No
 
 def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
              inception_weights: str | None = None, device: str = "cpu", checkpoint: str = "latest",
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, redraw: int = 0) -> dict[str, Any]:
     from ..features import load_feature_space
     from .plots import write_figures
     from .report import write_report
@@ -106,12 +106,17 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     gen = load_generator(export, device=device)
     dataset = load_dataset(cfg, progress=progress)
     real = dataset.images
-    fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
+    draws = [0] * n
+    if redraw:  # sampling with rejection of fragmented samples (generate --redraw): measure what it costs
+        fake, draws = gen.sample_redrawn(list(range(seed, seed + n)), redraw=redraw)
+    else:
+        fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": training_of(gen.meta, "epoch"), "step": training_of(gen.meta, "step"),
-                    "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION})
+                    "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION,
+                    "redraw": redraw, "redrawn_rate": float(np.mean([d > 0 for d in draws]))})
     def show(x):
         return images.for_display(images.to_pil(x))
 
@@ -123,7 +128,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         if n_images != len(real):
             raise UserError(f"{run}: the model was trained on {n_images} images but its data has {len(real)}")
         first = {c: i for i, c in reversed(list(enumerate(gen.image_classes)))}  # a cluster's first image
-        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real)
+        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real, redraw=redraw)
         scalars.update(f_scalars)
         arrays.update(f_arrays)
         per = f_arrays["label_fidelity_per_label"]

@@ -41,6 +41,15 @@ def _training(m: dict[str, Any]) -> str:
     return f"epoch {epoch}, step {step}"
 
 
+def _sampling(m: dict[str, Any]) -> str:
+    """How the samples were drawn, where not plainly (evaluate --redraw)."""
+    if not m.get("redraw"):
+        return ""
+    return (f"; <b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds had a stray "
+            f"fragment at their first draw and were redrawn, so these numbers describe the filtered sampler, "
+            f"not the generator alone")
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
@@ -83,7 +92,7 @@ img{{max-width:100%;image-rendering:pixelated}}.pair{{display:flex;gap:2em}}.pai
 .note{{color:#555;font-style:italic}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>emojigan evaluation: {html.escape(str(run))}</h1>
 <p>{m['n_fake']} samples (seeds {m['seed']}..{m['seed'] + m['n_fake'] - 1}) against the {m['n_real']} training images,
-{_training(m)}, feature space <b>{html.escape(m['features'])}</b>.</p>
+{_training(m)}, feature space <b>{html.escape(m['features'])}</b>{_sampling(m)}.</p>
 <section id="summary"><h2>Summary</h2><table><tr><th>metric</th><th>value</th><th>reading</th></tr>{rows}</table></section>
 <section id="samples"><h2>Samples and real emojis</h2><div class=pair>
 <figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>

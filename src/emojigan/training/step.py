@@ -100,6 +100,10 @@ def _grain_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (img - med).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum()
 
 
+GRAIN_VAR_FLOOR = 1e-3  # per pixel and channel, in [0, 1] units: a near-blank batch's share stays bounded
+                        # (the emojis composited over black: 0.03-0.2; a blank batch's share exploded, session 15)
+
+
 def grain_share(x: torch.Tensor) -> torch.Tensor:
     """A batch's high-frequency residual against its 3x3 median filter (per channel, as the images look: the
     residual `evaluate`'s noise measure averages) as a share of its variance. A share: fading, darkening or
@@ -109,7 +113,7 @@ def grain_share(x: torch.Tensor) -> torch.Tensor:
     pixel toward its neighbourhood's median (a speck is pulled into the fill around it) and an edge, which a 3x3
     median keeps, costs next to nothing."""
     res, var = _grain_parts(x)
-    return res / var.clamp_min(1e-8)
+    return res / var.clamp_min(GRAIN_VAR_FLOOR * x.shape[0] * 3 * x.shape[2] * x.shape[3])
 
 
 def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
@@ -120,7 +124,7 @@ def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
         for i in range(0, len(images), chunk):
             r, v = _grain_parts(images[i:i + chunk])
             res, var = res + float(r), var + float(v)
-    return res / max(var, 1e-8)
+    return res / max(var, GRAIN_VAR_FLOOR * images[:, :3].numel())
 
 
 def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
