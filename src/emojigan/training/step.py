@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.image_stats import FAINT_ALPHA, rgb01  # the faint range the faint-alpha metric counts: the loss's top
+from ..metrics.image_stats import FAINT_ALPHA, median_residual, rgb01  # the faint range the faint-alpha metric counts: the loss's top
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
@@ -95,9 +95,7 @@ def _grain_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of squared residuals against the 3x3 median, sum of squared deviations from each image's channel
     means) of a batch in [-1, 1] as it looks (RGBA composited over black). The median is held constant."""
     img = rgb01(x)
-    win = F.pad(img, (1, 1, 1, 1), mode="replicate").unfold(2, 3, 1).unfold(3, 3, 1)  # (N, C, H, W, 3, 3)
-    med = win.reshape(*win.shape[:4], 9).median(dim=-1).values.detach()
-    return (img - med).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum()
+    return median_residual(img).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum()
 
 
 GRAIN_VAR_FLOOR = 1e-3  # per pixel and channel, in [0, 1] units: a near-blank batch's share stays bounded
