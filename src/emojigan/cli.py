@@ -199,11 +199,11 @@ def cmd_generate(a) -> int:
         names = [gen.classes[y].get("hexcode") or f"class{y:03d}" for y in labels]
     if a.redraw:
         x, draws = gen.sample_redrawn(seeds, labels, a.truncation, a.redraw)
-        ims = [gen.composite(im, a.background) for im in images.to_pil(x)]
         print(f"--redraw {a.redraw}: {sum(d > 0 for d in draws)} of {len(seeds)} samples had a stray fragment and "
               f"were redrawn from their seed ({sum(draws)} draws)")
     else:
-        ims = gen.sample(seeds=seeds, labels=labels, background=a.background, truncation=a.truncation)
+        x = gen.sample_tensor(seeds=seeds, labels=labels, truncation=a.truncation)
+    ims = [gen.composite(im, a.background) for im in images.to_pil(x)]
     text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
     if a.separate is not None:
         folder = Path(a.separate)

@@ -91,15 +91,17 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
 
 
-def _grain_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of squared residuals against the 3x3 median, sum of squared deviations from each image's channel
-    means) of a batch in [-1, 1] as it looks (RGBA composited over black). The median is held constant."""
-    img = rgb01(x)
-    return median_residual(img).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum()
-
-
 GRAIN_VAR_FLOOR = 1e-3  # per pixel and channel, in [0, 1] units: a near-blank batch's share stays bounded
                         # (the emojis composited over black: 0.03-0.2; a blank batch's share exploded, session 15)
+
+
+def _grain_parts(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(sum of squared residuals against the 3x3 median, sum of squared deviations from each image's channel
+    means, the floor that sum is held above) of a batch in [-1, 1] as it looks (RGBA composited over black).
+    The median is held constant."""
+    img = rgb01(x)
+    return (median_residual(img).square().sum(), (img - img.mean(dim=(2, 3), keepdim=True)).square().sum(),
+            GRAIN_VAR_FLOOR * img.numel())
 
 
 def grain_share(x: torch.Tensor) -> torch.Tensor:
@@ -110,19 +112,19 @@ def grain_share(x: torch.Tensor) -> torch.Tensor:
     share of the raw energy by tinting everything blue. The median is held constant, so the gradient moves each
     pixel toward its neighbourhood's median (a speck is pulled into the fill around it) and an edge, which a 3x3
     median keeps, costs next to nothing."""
-    res, var = _grain_parts(x)
-    return res / var.clamp_min(GRAIN_VAR_FLOOR * x.shape[0] * 3 * x.shape[2] * x.shape[3])
+    res, var, floor = _grain_parts(x)
+    return res / var.clamp_min(floor)
 
 
 def dataset_grain(images: torch.Tensor, chunk: int = 32) -> float:
     """`grain_share` of a whole training set (summed in chunks): the reference `grain_loss` compares against.
     One batch of 16 real emojis is a poor one: on faces+cats at 128 px its residual varies by a factor of 3."""
-    res = var = 0.0
+    res = var = floor = 0.0
     with torch.no_grad():
         for i in range(0, len(images), chunk):
-            r, v = _grain_parts(images[i:i + chunk])
-            res, var = res + float(r), var + float(v)
-    return res / max(var, GRAIN_VAR_FLOOR * images[:, :3].numel())
+            r, v, f = _grain_parts(images[i:i + chunk])
+            res, var, floor = res + float(r), var + float(v), floor + f
+    return res / max(var, floor)
 
 
 def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
