@@ -80,6 +80,9 @@ class TrainConfig:
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
                                 # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
+    silhouette: float = 0.0     # RGBA, conditional only: G also minimises w * its images' mean alpha where its label's
+                                # emoji has none (its pixels of alpha above 0.02 grown by 2 px at 64x64; step.py
+                                # silhouette_loss): against faint haze and detached bits off the emoji; 0 = off
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
                                 # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
     patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
@@ -192,7 +195,7 @@ class Config:
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("grain", 1000), ("imle", 1000), ("patch", 1000)):  # loss weights
+                        ("stray", 10000), ("grain", 1000), ("silhouette", 10000), ("imle", 1000), ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
         _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
@@ -230,6 +233,9 @@ class Config:
                             f"conditional (its labels would be shown to D at other rates than G draws them)")
         if t.imle and ARCHS[m.arch][2]:
             raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
+        if t.silhouette and not ARCHS[m.arch][2]:
+            raise UserError(f"train.silhouette masks G's alpha by its label's emoji; it needs a conditional "
+                            f"model.arch (cdcgan), not '{m.arch}'")
         if not 1 <= m.d_pack <= 8:
             raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
         if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):

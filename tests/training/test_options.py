@@ -515,3 +515,68 @@ def test_grain_term_is_in_the_g_step_only():
     with pytest.raises(UserError, match="train.grain -1.0 is out of range"):
         resolve("cond128", None, [("train.grain", "-1")])
     assert resolve("cond128", None, [("train.grain", "3")]).train.grain == 3.0
+
+
+def test_label_silhouettes_and_the_loss_on_alpha_off_the_label():
+    from emojigan.training.step import SILHOUETTE_MARGIN, label_silhouettes, silhouette_loss
+
+    imgs = -torch.ones(3, 4, 64, 64)
+    imgs[0, 3, 20:40, 20:40] = 1.0                        # class 0: a square...
+    imgs[2, 3, 20:40, 40:50] = 1.0                        # ...and, in its second image, a block to its right
+    imgs[1, 3, 0:8, 0:8] = 2 * 0.01 - 1                   # class 1: alpha 0.01 only, below the threshold: empty
+    out = label_silhouettes(imgs, torch.tensor([0, 1, 0]), 2)
+    m = SILHOUETTE_MARGIN
+    assert out.shape == (2, 1, 64, 64) and set(out.unique().tolist()) == {0.0, 1.0}
+    assert float(out[0].sum()) == 64 * 64 - (20 + 2 * m) * (30 + 2 * m)   # the union of both images, grown by m
+    assert float(out[1].sum()) == 64 * 64
+    fake = -torch.ones(2, 4, 64, 64)
+    fake[:, 3, 20:40, 20:50] = 1.0                        # both draw class 0's emoji...
+    fake[:, 3, 60:62, 0:2] = 0.0                          # ...plus a half-opaque 2x2 fleck in a corner
+    x = fake.clone().requires_grad_(True)
+    loss = silhouette_loss(x, out[torch.tensor([0, 1])])  # drawn for class 0, and for the empty class 1
+    n0, n1 = float(out[0].sum()), 64 * 64
+    assert float(loss.detach()) == pytest.approx((0.5 * 4 + 0.5 * 4 + 600) / (n0 + n1))
+    loss.backward()
+    grad = x.grad[:, 3]
+    assert (grad[:, 60:62, 0:2] > 0).all() and (grad >= 0).all()      # descent lowers alpha off the silhouette
+    assert (grad[0, 20:40, 20:50] == 0).all() and (grad[1, 20:40, 20:50] > 0).all()
+    assert (x.grad[:, :3] == 0).all()
+    small = label_silhouettes(torch.nn.functional.interpolate(imgs, size=32), torch.tensor([0, 1, 0]), 2)
+    assert float(small[0].sum()) == 32 * 32 - (10 + 2) * (15 + 2)      # the margin scales with the side: 1 px
+
+
+def test_silhouette_term_is_in_the_conditional_g_step_only():
+    from emojigan.training.step import label_silhouettes
+
+    def gan(**kw):
+        torch.manual_seed(0)
+        G, D = build("cdcgan", 32, 4, 16, 8, 8, 32, n_classes=3, embed_dim=4)
+        opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+        return GANStep(G, D, opt_G, opt_D, **kw)
+
+    real, z, y = -torch.ones(3, 4, 32, 32), torch.randn(3, 16), torch.tensor([0, 1, 2])
+    real[:, :, 8:24, 8:24] = 1.0
+    outside = label_silhouettes(real, y, 3)
+    plain, other = gan(), gan(silhouette=10.0, outside=outside)
+    a, b = plain.step(real, z, y, y), other.step(real, z, y, y)
+    i = STATS.index("loss_silhouette")
+    assert torch.equal(a[:2], b[:2]) and float(a[i]) == 0 and float(b[i]) > 0   # same D update; G's term only
+    assert torch.equal(plain.D.state_dict()["net.net.0.weight"], other.D.state_dict()["net.net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.net.0.weight"], other.G.state_dict()["net.net.0.weight"])
+    with pytest.raises(ValueError, match="needs each label's mask"):
+        gan(silhouette=1.0)
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.silhouette masks G's alpha by its label's emoji; it needs a conditional"):
+        resolve("faces64", None, [("train.silhouette", "1")])
+    with pytest.raises(UserError, match="train.silhouette -1.0 is out of range"):
+        resolve("cond128", None, [("train.silhouette", "-1")])
+
+
+def test_silhouette_trains_and_logs_on_rgba_conditional_data(faces32_rgba, tmp_path):
+    run_cli("train", "--preset", "cdcgan128", "--data", faces32_rgba, "--background", "transparent", "--epochs", "1",
+            "--set", "train.silhouette=10", *TINY, "--out", tmp_path / "run")
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert train_rows and all(r["loss_silhouette"] > 0 for r in train_rows)   # a fresh G's alpha is ~0.5 everywhere
+    assert all("loss_faint" not in r for r in train_rows)

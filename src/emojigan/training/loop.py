@@ -26,7 +26,8 @@ from .checkpoint import export_generator, load_state, save_state
 from .augment import AdaptiveP, diff_augment
 from .distributed import Dist, setup
 from .ema import make_ema
-from .step import PATCH_STATS, STATS, GANStep, GraphedStep, dataset_grain, make_adam, make_optimizers
+from .step import (PATCH_STATS, STATS, GANStep, GraphedStep, dataset_grain, label_silhouettes, make_adam,
+                   make_optimizers)
 
 
 class TrainingDiverged(UserError):
@@ -231,9 +232,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         print(f"{out}: {len(data)} images in {n_classes} clusters of {min(sizes)}-{max(sizes)} (sizes {sizes})")
     # the alpha-channel losses act on RGBA data only; a preset that sets them (faces64) still trains on black/white
     rgba = cfg.data.channels == 4
-    faint_w, stray_w = (t.faint_alpha, t.stray) if rgba else (0.0, 0.0)
-    if not rgba and (t.faint_alpha or t.stray) and main and progress and state is None:
-        print(f"{out}: train.faint_alpha / train.stray act on the alpha channel; off on this "
+    faint_w, stray_w, sil_w = (t.faint_alpha, t.stray, t.silhouette) if rgba else (0.0, 0.0, 0.0)
+    if not rgba and (t.faint_alpha or t.stray or t.silhouette) and main and progress and state is None:
+        print(f"{out}: train.faint_alpha / train.stray / train.silhouette act on the alpha channel; off on this "
               f"{cfg.data.background} background")
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
     if t.init and state is None:
@@ -328,7 +329,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   r1_gamma=t.r1_gamma, d_recon=m.d_recon, rng=noise, mode_seeking=t.mode_seeking,
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
-                  stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None)
+                  stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
+                  silhouette=sil_w, outside=label_silhouettes(
+                      data.images, image_classes if image_classes is not None else torch.arange(len(data)),
+                      n_classes).to(device) if sil_w else None)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -363,7 +367,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
                         ("loss_imle", t.imle), ("loss_faint", faint_w), ("loss_stray", stray_w),
-                        ("loss_grain", t.grain),
+                        ("loss_grain", t.grain), ("loss_silhouette", sil_w),
                         *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]

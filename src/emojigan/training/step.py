@@ -19,7 +19,8 @@ from ..metrics.image_stats import FAINT_ALPHA, median_residual, rgb01  # the fai
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
-         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray", "loss_grain")
+         "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray", "loss_grain",
+         "loss_silhouette")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -91,6 +92,28 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
 
 
+SILHOUETTE_MARGIN, SILHOUETTE_ALPHA = 2, 0.02  # at 64x64: 2 pixels around the emoji's pixels of alpha above 0.02
+
+
+def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(n_classes, 1, H, W) float masks, 1 where no training image of the class has alpha: outside each image's
+    pixels of alpha above SILHOUETTE_ALPHA grown by SILHOUETTE_MARGIN pixels (at 64x64, scaled with the side),
+    intersected over the class's images. `images` RGBA in [-1, 1]; `classes[i]` the class of image i."""
+    a = (images[:, 3:4].float() + 1) / 2
+    r = max(1, round(SILHOUETTE_MARGIN * images.shape[-1] / 64))
+    inside = F.max_pool2d((a > SILHOUETTE_ALPHA).float(), 2 * r + 1, stride=1, padding=r)
+    union = torch.zeros(n_classes, *inside.shape[1:], device=images.device)
+    union.index_add_(0, classes.to(images.device), inside)
+    return 1 - union.clamp_(max=1)
+
+
+def silhouette_loss(fake: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
+    """Mean alpha of a conditional G's images where their label's emoji has none (`outside`: each fake's row of
+    `label_silhouettes`): G pays for every bit of alpha, faint or opaque, off its label's silhouette."""
+    a = (fake[:, 3:4].float() + 1) / 2
+    return (a * outside).sum() / outside.sum().clamp_min(1)
+
+
 GRAIN_VAR_FLOOR = 1e-3  # per pixel and channel, in [0, 1] units: a near-blank batch's share stays bounded
                         # (the emojis composited over black: 0.03-0.2; a blank batch's share exploded, session 15)
 
@@ -139,7 +162,8 @@ class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
-    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray and grain terms)
+    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray, grain and
+    silhouette terms)
     as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
@@ -153,7 +177,8 @@ class GANStep:
                  spectral: float = 0.0, lecam: float = 0.0, lecam_decay: float = 0.99, imle: float = 0.0,
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
                  P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0,
-                 grain: float = 0.0, grain_ref: float | None = None):
+                 grain: float = 0.0, grain_ref: float | None = None, silhouette: float = 0.0,
+                 outside: torch.Tensor | None = None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -172,6 +197,9 @@ class GANStep:
         self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
         self.grain = grain  # weight of `grain_loss` in the G step (0 = off)
         self.grain_ref = grain_ref  # the training set's grain energy (`dataset_grain`); None: each real batch's
+        self.silhouette, self.outside = silhouette, outside  # weight of `silhouette_loss`, and its masks per label
+        if silhouette > 0 and outside is None:
+            raise ValueError("a silhouette weight needs each label's mask (label_silhouettes)")
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -226,7 +254,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = sil = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -288,6 +316,9 @@ class GANStep:
         if self.grain > 0:
             grain = grain_loss(fake, real if self.grain_ref is None else self.grain_ref)
             total_g = total_g + self.grain * grain
+        if self.silhouette > 0 and fake_labels is not None:
+            sil = silhouette_loss(fake, self.outside[fake_labels])
+            total_g = total_g + self.silhouette * sil
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
 
@@ -305,7 +336,7 @@ class GANStep:
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
                                 im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float(),
-                                stray.float(), grain.float()])
+                                stray.float(), grain.float(), sil.float()])
 
 
 class GraphedStep:
