@@ -161,7 +161,7 @@ def test_evaluate_measures_the_redrawing_sampler(tmp_path):
     p = run_cli("evaluate", "faces64", "--n", "32", "--redraw", "8", "--out", out, "--quiet")
     m = json.loads((out / "metrics.json").read_text())
     assert m["redraw"] == 8 and 0 < m["redrawn_rate"] < 0.5
-    assert f"{m['redrawn_rate']:.1%} of the samples were redrawn" in p.stdout
+    assert f"{m['redrawn_rate']:.1%} of the samples were replaced by a later draw" in p.stdout
     assert m["stray_fragment_rate"] < m["redrawn_rate"]                 # fewer fragmented samples than first drawn
     assert "sampled with --redraw 8" in (out / "report.html").read_text()
 

@@ -199,8 +199,10 @@ def cmd_generate(a) -> int:
         names = [gen.classes[y].get("hexcode") or f"class{y:03d}" for y in labels]
     if a.redraw:
         x, draws = gen.sample_redrawn(seeds, labels, a.truncation, a.redraw)
-        print(f"--redraw {a.redraw}: {sum(d > 0 for d in draws)} of {len(seeds)} samples had a stray fragment and "
-              f"were redrawn from their seed ({sum(draws)} draws)")
+        from .metrics.image_stats import stray_fragments
+
+        print(f"--redraw {a.redraw}: {sum(d > 0 for d in draws)} of {len(seeds)} samples replaced by a later draw of "
+              f"their seed with fewer stray fragments; {int((stray_fragments(x) > 0).sum())} still have one")
     else:
         x = gen.sample_tensor(seeds=seeds, labels=labels, truncation=a.truncation)
     ims = [gen.composite(im, a.background) for im in images.to_pil(x)]
@@ -240,7 +242,8 @@ def cmd_evaluate(a) -> int:
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
                  device=a.device, checkpoint=a.checkpoint, progress=not a.quiet, redraw=a.redraw)
     if a.redraw:
-        print(f"--redraw {a.redraw}: {m['redrawn_rate']:.1%} of the samples were redrawn for a stray fragment")
+        print(f"--redraw {a.redraw}: {m['redrawn_rate']:.1%} of the samples were replaced by a later draw "
+              f"with fewer stray fragments")
     print(f"{a.out}/report.html: KID {m['kid']:.4f} +- {m['kid_std']:.4f}, precision {m['precision']:.3f}, "
           f"recall {m['recall']:.3f} ({m['recall_min']:.3f}-{m['recall_max']:.3f} over {m['pr_sets']} sets of "
           f"{m['pr_set_size']}), coverage {m['coverage']:.3f}, copies {m['copy_rate']:.1%}, "
@@ -415,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resample z components beyond T (e.g. 1.5): cleaner, less varied samples")
     g.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
                    help="RGBA models: replace a sample with a stray fragment (a broken bit of outline) by its "
-                        "seed's next draw, up to R times (e.g. 8; default 0: off)")
+                        "seed's next draw, up to R times, keeping the draw with the fewest (e.g. 8; default 0: off)")
     g.add_argument("--label", action="append", default=[],
                    help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
                         "'all' draws one fixed noise for every label")

@@ -186,9 +186,10 @@ class EmojiGenerator:
                        redraw: int = 8, batch_size: int = 256) -> tuple[torch.Tensor, list[int]]:
         """Images for `seeds` where a sample with a stray fragment (a detached opaque speck of at most
         metrics.image_stats.STRAY_PIXELS at 64x64: a broken bit of outline; `stray_fragments`) is replaced
-        by its seed's next draw, up to `redraw` times (the last draw stays if every one has a fragment).
-        A rejection step at sampling time, like truncation: the model itself is unchanged, and `evaluate
-        --redraw R` measures what it costs in variety. Returns the images and each seed's draw index."""
+        by its seed's next draw, up to `redraw` times; where every draw has one, the draw with the fewest
+        fragments stays (the earliest of those). A rejection step at sampling time, like truncation: the model
+        itself is unchanged, and `evaluate --redraw R` measures what it costs in variety. Returns the images
+        and each seed's draw index (the kept draw)."""
         from .metrics.image_stats import stray_fragments
 
         if not 0 <= redraw <= MAX_REDRAW:
@@ -200,17 +201,21 @@ class EmojiGenerator:
             raise ValueError("one label per sample")
         draws = [0] * len(seeds)
         out = self.sample_tensor(seeds=seeds, labels=labels, truncation=truncation, batch_size=batch_size)
-        bad = np.flatnonzero(stray_fragments(out))
+        counts = stray_fragments(out)  # each seed's kept draw's fragments
+        bad = np.flatnonzero(counts)
         for d in range(1, redraw + 1):
             if not len(bad):
                 break
-            for i in bad:
-                draws[i] = d
             x = self.sample_tensor(seeds=[seeds[i] for i in bad], truncation=truncation, batch_size=batch_size,
                                    labels=[labels[i] for i in bad] if labels is not None else None,
                                    draws=[d] * len(bad))
-            out[torch.from_numpy(bad)] = x
-            bad = bad[stray_fragments(x) > 0]
+            c = stray_fragments(x)
+            better = c < counts[bad]
+            for i in bad[better]:
+                draws[i] = d
+            out[torch.from_numpy(bad[better])] = x[torch.from_numpy(better)]
+            counts[bad[better]] = c[better]
+            bad = bad[counts[bad] > 0]
         return out, draws
 
     def label_embedding(self, labels: list[int]) -> torch.Tensor:

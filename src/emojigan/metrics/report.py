@@ -45,8 +45,8 @@ def _sampling(m: dict[str, Any]) -> str:
     """How the samples were drawn, where not plainly (evaluate --redraw)."""
     if not m.get("redraw"):
         return ""
-    return (f"; <b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds had a stray "
-            f"fragment at their first draw and were redrawn, so these numbers describe the filtered sampler, "
+    return (f"; <b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds' first "
+            f"draws were replaced by a later draw with fewer stray fragments, so these numbers describe the filtered sampler, "
             f"not the generator alone")
 
 
