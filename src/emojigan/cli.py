@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
+from .limits import MAX_REDRAW
 
 MAX_SAMPLES = 10_000
 
@@ -416,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="composite an RGBA model's output (default: as trained)")
     g.add_argument("--truncation", type=float, default=None, metavar="T",
                    help="resample z components beyond T (e.g. 1.5): cleaner, less varied samples")
-    g.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+    g.add_argument("--redraw", type=_int_range(0, MAX_REDRAW), default=0, metavar="R",
                    help="RGBA models: replace a sample with a stray fragment (a broken bit of outline) by its "
                         "seed's next draw, up to R times, keeping the draw with the fewest (e.g. 8; default 0: off)")
     g.add_argument("--label", action="append", default=[],
@@ -439,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--seed", type=_int_range(0, 2**63 - 1), default=0, help="z for endpoints without seed:N")
     ip.add_argument("--out", required=True, help="strip PNG")
     ip.add_argument("--gif", help="also write an animation (there and back)")
-    ip.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+    ip.add_argument("--redraw", type=_int_range(0, MAX_REDRAW), default=0, metavar="R",
                     help="start and end at the draws generate --redraw R shows for the seeds (default 0)")
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
@@ -457,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="a run folder, or a shipped model's name (faces64, cond128: checks its card)")
     e.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
                    help="the last export, or the lowest-KID one that --eval-every kept")
-    e.add_argument("--redraw", type=_int_range(0, 100), default=0, metavar="R",
+    e.add_argument("--redraw", type=_int_range(0, MAX_REDRAW), default=0, metavar="R",
                    help="measure the sampler of generate --redraw R (fragmented samples redrawn) instead of the "
                         "generator alone (default 0)")
     _eval_args(e)

@@ -11,12 +11,12 @@ from PIL import Image
 
 from . import images
 from .errors import UserError
+from .limits import MAX_REDRAW
 from .latent import z_from_seeds
 from .models import ARCHS, generator_from_config
 from .training.checkpoint import read_export, split_members
 
 EXPORT_NAME = "generator.safetensors"
-MAX_REDRAW = 100
 
 
 def pick_device(name: str = "auto") -> torch.device:
