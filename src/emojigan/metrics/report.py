@@ -46,8 +46,8 @@ def _sampling(m: dict[str, Any]) -> str:
     if not m.get("redraw"):
         return ""
     return (f"; <b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds' first "
-            f"draws were replaced by a later draw with fewer stray fragments, so these numbers describe the filtered sampler, "
-            f"not the generator alone")
+            f"draws were replaced by a later draw with fewer stray fragments, so these numbers describe the "
+            f"filtered sampler, not the generator alone")
 
 
 def _img(path: Path) -> str:
