@@ -233,8 +233,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     # the alpha-channel losses act on RGBA data only; a preset that sets them (faces64) still trains on black/white
     rgba = cfg.data.channels == 4
     faint_w, stray_w, sil_w = (t.faint_alpha, t.stray, t.silhouette) if rgba else (0.0, 0.0, 0.0)
-    if not rgba and (t.faint_alpha or t.stray or t.silhouette) and main and progress and state is None:
-        print(f"{out}: train.faint_alpha / train.stray / train.silhouette act on the alpha channel; off on this "
+    alpha_set = [f"train.{k}" for k in ("faint_alpha", "stray", "silhouette") if getattr(t, k)]
+    if not rgba and alpha_set and main and progress and state is None:
+        print(f"{out}: {' / '.join(alpha_set)} act{'s' if len(alpha_set) == 1 else ''} on the alpha channel; off on this "
               f"{cfg.data.background} background")
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
     if t.init and state is None:
