@@ -195,7 +195,8 @@ class Config:
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("grain", 1000), ("silhouette", 10000), ("imle", 1000), ("patch", 1000)):  # loss weights
+                        ("stray", 10000), ("grain", 1000), ("silhouette", 10000), ("imle", 1000),
+                        ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
         _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)

@@ -43,7 +43,8 @@ def parse_endpoint(text: str, gen) -> Endpoint:
 
 def interpolate(gen, start: str, end: str, steps: int, seed: int = 0, redraw: int = 0) -> torch.Tensor:
     """(steps, C, H, W) images from `start` to `end` inclusive. With `redraw` R, a seed's latent is the draw
-    `generate --redraw R` shows for it (a first draw with a stray fragment replaced by the seed's later draw with the fewest)."""
+    `generate --redraw R` shows for it (a first draw with a stray fragment replaced by the seed's later draw
+    with the fewest)."""
     if not 2 <= steps <= 256:
         raise UserError(f"--steps {steps} is out of range; it must be between 2 and 256")
     a, b = parse_endpoint(start, gen), parse_endpoint(end, gen)

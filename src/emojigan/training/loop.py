@@ -235,8 +235,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     faint_w, stray_w, sil_w = (t.faint_alpha, t.stray, t.silhouette) if rgba else (0.0, 0.0, 0.0)
     alpha_set = [f"train.{k}" for k in ("faint_alpha", "stray", "silhouette") if getattr(t, k)]
     if not rgba and alpha_set and main and progress and state is None:
-        print(f"{out}: {' / '.join(alpha_set)} act{'s' if len(alpha_set) == 1 else ''} on the alpha channel; off on this "
-              f"{cfg.data.background} background")
+        print(f"{out}: {' / '.join(alpha_set)} act{'s' if len(alpha_set) == 1 else ''} on the alpha channel; "
+              f"off on this {cfg.data.background} background")
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
     if t.init and state is None:
         from .init import load_init
@@ -323,6 +323,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         G, D = torch.compile(G), torch.compile(D)
         if P is not None:
             P = torch.compile(P)
+    # conditional: the class of each training image (itself, or its cluster); fakes take a random image's class
+    classes_of = (image_classes if image_classes is not None else torch.arange(len(data))).to(device)
     augment = (lambda x: diff_augment(x, t.diffaugment, noise, ada.p if ada is not None else None)) \
         if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
@@ -331,9 +333,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
                   stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
-                  silhouette=sil_w, outside=label_silhouettes(
-                      data.images, image_classes if image_classes is not None else torch.arange(len(data)),
-                      n_classes).to(device) if sil_w else None)
+                  silhouette=sil_w,
+                  outside=label_silhouettes(data.images.to(device), classes_of, n_classes) if sil_w else None)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -342,8 +343,6 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     stepper = GraphedStep(gan) if graphs else gan
 
     real = data.images.to(device).contiguous(memory_format=fmt)
-    # conditional: the class of each training image (itself, or its cluster); fakes take a random image's class
-    classes_of = (image_classes if image_classes is not None else torch.arange(len(data))).to(device)
     neighbors_dev = neighbors.to(device) if neighbors is not None else None
     n = len(real)
     per_rank = len(_epoch_indices(n, t.seed, 0, dist_))
