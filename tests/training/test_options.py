@@ -571,6 +571,9 @@ def test_silhouette_term_is_in_the_conditional_g_step_only():
         resolve("faces64", None, [("train.silhouette", "1")])
     with pytest.raises(UserError, match="train.silhouette -1.0 is out of range"):
         resolve("cond128", None, [("train.silhouette", "-1")])
+    p = run_cli("train", "--preset", "faces64", "--set", "train.silhouette=1", "--out", "unused", check=False)
+    assert p.returncode == 2 and "it needs a conditional model.arch" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
 
 
 def test_silhouette_trains_and_logs_on_rgba_conditional_data(faces32_rgba, tmp_path):
