@@ -83,6 +83,8 @@ class TrainConfig:
     silhouette: float = 0.0     # RGBA, conditional only: G also minimises w * its images' mean alpha where its label's
                                 # emoji has none (its pixels of alpha above 0.02 grown by 2 px at 64x64; step.py
                                 # silhouette_loss): against faint haze and detached bits off the emoji; 0 = off
+    silhouette_margin: float = 2.0  # the silhouette's growth in pixels at 64x64 (scaled with the side; 0 = the emoji's
+                                # own pixels): alpha this close to the emoji is spared
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
                                 # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
     patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
@@ -198,6 +200,9 @@ class Config:
                         ("stray", 10000), ("grain", 1000), ("silhouette", 10000), ("imle", 1000),
                         ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
+        if not 0 <= t.silhouette_margin <= 16:
+            raise UserError(f"train.silhouette_margin {t.silhouette_margin} is out of range; it is a width in pixels "
+                            f"at 64x64 between 0 and 16")
         _check_range("train.patch_layers", t.patch_layers, 1, 3)
         _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
         _check_range("train.imle_every", t.imle_every, 1, 1_000_000)

@@ -543,6 +543,10 @@ def test_label_silhouettes_and_the_loss_on_alpha_off_the_label():
     assert (x.grad[:, :3] == 0).all()
     small = label_silhouettes(torch.nn.functional.interpolate(imgs, size=32), torch.tensor([0, 1, 0]), 2)
     assert float(small[0].sum()) == 32 * 32 - (10 + 2) * (15 + 2)      # the margin scales with the side: 1 px
+    exact = label_silhouettes(imgs, torch.tensor([0, 1, 0]), 2, margin=0)
+    assert float(exact[0].sum()) == 64 * 64 - 20 * 30                  # margin 0: the emoji's own pixels
+    big = label_silhouettes(torch.nn.functional.interpolate(imgs, size=128), torch.tensor([0, 1, 0]), 2, margin=0.5)
+    assert float(big[0].sum()) == 128 * 128 - (40 + 2) * (60 + 2)     # half a pixel at 64x64 = 1 px at 128
 
 
 def test_silhouette_term_is_in_the_conditional_g_step_only():
@@ -571,6 +575,8 @@ def test_silhouette_term_is_in_the_conditional_g_step_only():
         resolve("faces64", None, [("train.silhouette", "1")])
     with pytest.raises(UserError, match="train.silhouette -1.0 is out of range"):
         resolve("cond128", None, [("train.silhouette", "-1")])
+    with pytest.raises(UserError, match="train.silhouette_margin 20.0 is out of range; it is a width in pixels"):
+        resolve("cond128", None, [("train.silhouette_margin", "20")])
     p = run_cli("train", "--preset", "faces64", "--set", "train.silhouette=1", "--out", "unused", check=False)
     assert p.returncode == 2 and "it needs a conditional model.arch" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1

@@ -334,7 +334,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
                   stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
                   silhouette=sil_w,
-                  outside=label_silhouettes(data.images.to(device), classes_of, n_classes) if sil_w else None)
+                  outside=label_silhouettes(data.images.to(device), classes_of, n_classes,
+                                                      t.silhouette_margin) if sil_w else None)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)

@@ -95,12 +95,13 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 SILHOUETTE_MARGIN, SILHOUETTE_ALPHA = 2, 0.02  # at 64x64: 2 pixels around the emoji's pixels of alpha above 0.02
 
 
-def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: int) -> torch.Tensor:
+def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: int,
+                      margin: float = SILHOUETTE_MARGIN) -> torch.Tensor:
     """(n_classes, 1, H, W) float masks, 1 where no training image of the class has alpha: outside each image's
-    pixels of alpha above SILHOUETTE_ALPHA grown by SILHOUETTE_MARGIN pixels (at 64x64, scaled with the side),
-    intersected over the class's images. `images` RGBA in [-1, 1]; `classes[i]` the class of image i."""
+    pixels of alpha above SILHOUETTE_ALPHA grown by `margin` pixels (at 64x64, scaled with the side and at least 1
+    unless 0), intersected over the class's images. `images` RGBA in [-1, 1]; `classes[i]` the class of image i."""
     a = (images[:, 3:4].float() + 1) / 2
-    r = max(1, round(SILHOUETTE_MARGIN * images.shape[-1] / 64))
+    r = max(1, round(margin * images.shape[-1] / 64)) if margin > 0 else 0
     inside = F.max_pool2d((a > SILHOUETTE_ALPHA).float(), 2 * r + 1, stride=1, padding=r)
     union = torch.zeros(n_classes, *inside.shape[1:], device=images.device)
     union.index_add_(0, classes.to(images.device), inside)
