@@ -65,3 +65,16 @@ def test_ddp_with_the_patch_discriminator_keeps_ranks_identical(faces32, tmp_pat
     assert state["step"] == 2 * 4 and "P" in state and "opt_P" in state
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
     assert rows and all(r["loss_patch"] > 0 for r in rows)
+
+
+def test_ddp_lecam_averages_agree_across_ranks_and_resume_exactly(faces32, tmp_path):
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    common = ["train", "--preset", "dcgan64", "--data", faces32, "--checkpoint-every", "1", "--sample-every", "100",
+              "--set", "train.ddp_check=true", "--set", "train.lecam=0.3", *SLIM]
+    torchrun(*common, "--epochs", "2", "--out", ref)   # ddp_check compares the LeCam averages too, every step
+    torchrun(*common, "--epochs", "1", "--out", part)
+    torchrun("train", "--resume", part, "--epochs", "2", "--quiet")   # restores rank 0's averages on both ranks
+    assert_same_training_state(ref, part, 2 * 4)
+    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    assert a["lecam_ema"].abs().sum() > 0 and torch.equal(a["lecam_ema"], b["lecam_ema"])

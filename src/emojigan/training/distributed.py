@@ -49,17 +49,19 @@ class Dist:
         dist.all_gather_object(out, obj)
         return out
 
-    def assert_in_sync(self, *modules: torch.nn.Module) -> None:
-        """Debug check (train.ddp_check): every rank holds bit-identical weights. (BatchNorm running statistics
-        are per rank between forwards; DDP broadcasts rank 0's at the start of each forward.)"""
+    def assert_in_sync(self, *modules: torch.nn.Module, tensors: tuple[torch.Tensor, ...] = ()) -> None:
+        """Debug check (train.ddp_check): every rank holds bit-identical weights, and the same values in `tensors`
+        (training state outside the modules, e.g. LeCam's moving averages). (BatchNorm running statistics are per
+        rank between forwards; DDP broadcasts rank 0's at the start of each forward.)"""
         if not self.enabled:
             return
-        flat = torch.cat([p.detach().flatten() for mod in modules for p in mod.parameters()]).to(self.device)
+        flat = torch.cat([p.detach().flatten().float() for mod in modules for p in mod.parameters()]
+                         + [t.detach().flatten().float() for t in tensors]).to(self.device)
         gathered = [torch.empty_like(flat) for _ in range(self.world_size)]
         dist.all_gather(gathered, flat)
         bad = [r for r, g in enumerate(gathered) if not torch.equal(g, gathered[0])]
         if bad:
-            raise RuntimeError(f"DDP ranks {bad} hold weights that differ from rank 0's")
+            raise RuntimeError(f"DDP ranks {bad} hold weights or training state that differ from rank 0's")
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():

@@ -466,7 +466,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 acc_steps += 1
                 acc_images += b
                 if t.ddp_check:
-                    dist_.assert_in_sync(G_raw, D_raw, *((P_raw,) if P_raw is not None else ()))
+                    dist_.assert_in_sync(G_raw, D_raw, *((P_raw,) if P_raw is not None else ()),
+                                         tensors=(gan.lecam_ema,))
                 if step % t.log_every == 0:
                     row = read_losses()
             if acc_steps:

@@ -12,6 +12,7 @@ import functools
 import warnings
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -233,9 +234,15 @@ class GANStep:
     def lecam_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         """LeCam regularization: E[relu(D(x) - ema_fake)^2] + E[relu(ema_real - D(G(z)))^2], with the moving
         averages first updated by this batch (decay 0.99, as in the paper). It bounds how far D can push real
-        and fake logits apart, the overfitting of D on a small dataset."""
+        and fake logits apart, the overfitting of D on a small dataset. Under DDP the batch means are averaged over
+        the ranks first, so every rank holds the same averages (those of the global batch) and a resumed run, which
+        restores rank 0's, continues exactly."""
         with torch.no_grad():
-            self.lecam_ema.lerp_(torch.stack([d_real.mean(), d_fake.mean()]), 1 - self.lecam_decay)
+            means = torch.stack([d_real.mean(), d_fake.mean()]).float()
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                dist.all_reduce(means)  # a sum: gloo has no average
+                means /= dist.get_world_size()
+            self.lecam_ema.lerp_(means, 1 - self.lecam_decay)
         ema_real, ema_fake = self.lecam_ema[0], self.lecam_ema[1]
         return torch.relu(d_real - ema_fake).square().mean() + torch.relu(ema_real - d_fake).square().mean()
 
