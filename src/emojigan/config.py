@@ -80,9 +80,10 @@ class TrainConfig:
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
                                 # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
-    silhouette: float = 0.0     # RGBA, conditional only: G also minimises w * its images' mean alpha where its label's
-                                # emoji has none (its pixels of alpha above 0.02 grown by 2 px at 64x64; step.py
-                                # silhouette_loss): against faint haze and detached bits off the emoji; 0 = off
+    silhouette: float = 0.0     # RGBA only: G also minimises w * its images' mean alpha where their emoji has none: the
+                                # label's (conditional), or the training image nearest in alpha (unconditional); its
+                                # pixels of alpha above 0.02 grown by silhouette_margin (step.py silhouette_loss):
+                                # against faint haze and detached bits off the emoji; 0 = off
     silhouette_margin: float = 2.0  # the silhouette's growth in pixels at 64x64 (scaled with the side; 0 = the emoji's
                                 # own pixels): alpha this close to the emoji is spared
     imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
@@ -239,9 +240,6 @@ class Config:
                             f"conditional (its labels would be shown to D at other rates than G draws them)")
         if t.imle and ARCHS[m.arch][2]:
             raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
-        if t.silhouette and not ARCHS[m.arch][2]:
-            raise UserError(f"train.silhouette masks G's alpha by its label's emoji; it needs a conditional "
-                            f"model.arch (cdcgan), not '{m.arch}'")
         if not 1 <= m.d_pack <= 8:
             raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
         if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):

@@ -567,19 +567,68 @@ def test_silhouette_term_is_in_the_conditional_g_step_only():
     assert torch.equal(a[:2], b[:2]) and float(a[i]) == 0 and float(b[i]) > 0   # same D update; G's term only
     assert torch.equal(plain.D.state_dict()["net.net.0.weight"], other.D.state_dict()["net.net.0.weight"])
     assert not torch.equal(plain.G.state_dict()["net.net.0.weight"], other.G.state_dict()["net.net.0.weight"])
-    with pytest.raises(ValueError, match="needs each label's mask"):
+    with pytest.raises(ValueError, match="needs each label's or image's mask"):
         gan(silhouette=1.0)
     from emojigan.config import resolve
 
-    with pytest.raises(UserError, match="train.silhouette masks G's alpha by its label's emoji; it needs a conditional"):
-        resolve("faces64", None, [("train.silhouette", "1")])
+    assert resolve("faces64", None, [("train.silhouette", "1")]).train.silhouette == 1.0   # unconditional too
     with pytest.raises(UserError, match="train.silhouette -1.0 is out of range"):
         resolve("cond128", None, [("train.silhouette", "-1")])
     with pytest.raises(UserError, match="train.silhouette_margin 20.0 is out of range; it is a width in pixels"):
         resolve("cond128", None, [("train.silhouette_margin", "20")])
-    p = run_cli("train", "--preset", "faces64", "--set", "train.silhouette=1", "--out", "unused", check=False)
-    assert p.returncode == 2 and "it needs a conditional model.arch" in p.stderr
+    p = run_cli("train", "--preset", "faces64", "--set", "train.silhouette_margin=-1", "--out", "unused", check=False)
+    assert p.returncode == 2 and "train.silhouette_margin -1.0 is out of range" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_nearest_by_alpha_picks_the_emoji_a_fleck_sits_beside():
+    from emojigan.training.step import label_silhouettes, nearest_by_alpha, silhouette_loss
+
+    real = -torch.ones(2, 4, 32, 32)
+    real[0, 3, 4:14, 4:14] = 1.0                           # image 0: a square top left
+    real[1, 3, 16:30, 16:30] = 1.0                         # image 1: a bigger square bottom right
+    keys = ((real[:, 3] + 1) / 2).flatten(1)
+    fake = real[[1, 0]].clone()
+    fake[0, 3, 0:2, 30:32] = 1.0                           # image 1's square plus a fleck in the top-right corner
+    fake[1, 3, 4:14, 14:15] = 1.0                          # image 0's square one column wider: its own part
+    rows = nearest_by_alpha(fake, keys)
+    assert rows.tolist() == [1, 0]
+    masks = label_silhouettes(real, torch.arange(2), 2)
+    x = fake.clone().requires_grad_(True)
+    loss = silhouette_loss(x, masks[rows])
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(4 / float(masks.sum()))   # the fleck only (the column is in the margin)
+    assert (x.grad[0, 3, 0:2, 30:32] > 0).all() and (x.grad[0, 3, 15:31, 15:31] == 0).all()
+    assert (x.grad[1, 3, 3:15, 3:15] == 0).all()              # the wider column is in the square's margin: free
+
+
+def test_silhouette_term_in_the_unconditional_g_step_matches_each_fake_to_a_training_image():
+    from emojigan.training.step import label_silhouettes
+
+    def gan(**kw):
+        torch.manual_seed(0)
+        G, D = build("dcgan", 32, 4, 16, 8, 8, 32)
+        opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+        return GANStep(G, D, opt_G, opt_D, **kw)
+
+    real, z = -torch.ones(3, 4, 32, 32), torch.randn(3, 16)
+    real[:, :, 8:24, 8:24] = 1.0
+    masks = label_silhouettes(real, torch.arange(3), 3)
+    keys = ((real[:, 3] + 1) / 2).flatten(1)
+    plain, other = gan(), gan(silhouette=10.0, outside=masks, silhouette_keys=keys)
+    a, b = plain.step(real, z), other.step(real, z)
+    i = STATS.index("loss_silhouette")
+    assert torch.equal(a[:2], b[:2]) and float(a[i]) == 0 and float(b[i]) > 0   # same D update; G's term only
+    assert torch.equal(plain.D.state_dict()["net.0.weight"], other.D.state_dict()["net.0.weight"])
+    assert not torch.equal(plain.G.state_dict()["net.0.weight"], other.G.state_dict()["net.0.weight"])
+
+
+def test_silhouette_trains_an_unconditional_model_on_rgba_data(faces32_rgba, tmp_path):
+    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", "--epochs", "1",
+            "--set", "train.silhouette=10", "--set", "train.silhouette_margin=1", *TINY, "--out", tmp_path / "run")
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert train_rows and all(r["loss_silhouette"] > 0 for r in train_rows)
 
 
 def test_silhouette_trains_and_logs_on_rgba_conditional_data(faces32_rgba, tmp_path):

@@ -325,6 +325,15 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
             P = torch.compile(P)
     # conditional: the class of each training image (itself, or its cluster); fakes take a random image's class
     classes_of = (image_classes if image_classes is not None else torch.arange(len(data))).to(device)
+    # the silhouette loss's masks: per label (conditional), or per training image, matched by alpha (unconditional)
+    sil_masks = sil_keys = None
+    if sil_w:
+        imgs = data.images.to(device)
+        if conditional:
+            sil_masks = label_silhouettes(imgs, classes_of, n_classes, t.silhouette_margin)
+        else:
+            sil_masks = label_silhouettes(imgs, torch.arange(len(imgs), device=device), len(imgs), t.silhouette_margin)
+            sil_keys = ((imgs[:, 3].float() + 1) / 2).flatten(1)
     augment = (lambda x: diff_augment(x, t.diffaugment, noise, ada.p if ada is not None else None)) \
         if t.diffaugment else None
     gan = GANStep(G, D, opt_G, opt_D, precision=resolve_precision(t.precision, device), D_for_G=D_raw if dist_.enabled else None,
@@ -333,9 +342,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
                   stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
-                  silhouette=sil_w,
-                  outside=label_silhouettes(data.images.to(device), classes_of, n_classes,
-                                                      t.silhouette_margin) if sil_w else None)
+                  silhouette=sil_w, outside=sil_masks, silhouette_keys=sil_keys)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)

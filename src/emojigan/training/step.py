@@ -110,10 +110,20 @@ def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: in
 
 
 def silhouette_loss(fake: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
-    """Mean alpha of a conditional G's images where their label's emoji has none (`outside`: each fake's row of
-    `label_silhouettes`): G pays for every bit of alpha, faint or opaque, off its label's silhouette."""
+    """Mean alpha of G's images where their emoji has none (`outside`: each fake's row of `label_silhouettes`):
+    G pays for every bit of alpha, faint or opaque, off its label's (or nearest training emoji's) silhouette."""
     a = (fake[:, 3:4].float() + 1) / 2
     return (a * outside).sum() / outside.sum().clamp_min(1)
+
+
+def nearest_by_alpha(fake: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    """For an unconditional G: each fake's nearest training image by its alpha channel (L2 over the pixels;
+    `keys` (N, H*W) the training images' alpha in [0, 1]); no gradient. A face with a fleck beside it is
+    nearest to a face without one, so the fleck lies off that face's silhouette, while an emoji's own parts
+    (hands, tears, hats) lie on its nearest emoji's."""
+    with torch.no_grad():
+        a = (fake[:, 3].float().flatten(1) + 1) / 2
+        return torch.cdist(a, keys).argmin(1)
 
 
 GRAIN_VAR_FLOOR = 1e-3  # per pixel and channel, in [0, 1] units: a near-blank batch's share stays bounded
@@ -180,7 +190,7 @@ class GANStep:
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
                  P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0,
                  grain: float = 0.0, grain_ref: float | None = None, silhouette: float = 0.0,
-                 outside: torch.Tensor | None = None):
+                 outside: torch.Tensor | None = None, silhouette_keys: torch.Tensor | None = None):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -199,9 +209,11 @@ class GANStep:
         self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
         self.grain = grain  # weight of `grain_loss` in the G step (0 = off)
         self.grain_ref = grain_ref  # the training set's grain energy (`dataset_grain`); None: each real batch's
-        self.silhouette, self.outside = silhouette, outside  # weight of `silhouette_loss`, and its masks per label
+        # weight of `silhouette_loss`, and its masks: per label (conditional), or per training image with the
+        # images' alpha as `silhouette_keys` to find each fake's nearest (unconditional, `nearest_by_alpha`)
+        self.silhouette, self.outside, self.silhouette_keys = silhouette, outside, silhouette_keys
         if silhouette > 0 and outside is None:
-            raise ValueError("a silhouette weight needs each label's mask (label_silhouettes)")
+            raise ValueError("a silhouette weight needs each label's or image's mask (label_silhouettes)")
         self.imle = imle  # weight of the matched latents' pixel loss in the G step (training/imle.py; 0 = off)
         # LeCam (Tseng et al. 2021): D is pulled toward the moving averages of its own outputs on the other
         # class; `lecam_ema` holds [mean D(real), mean D(fake)] (logits), updated in place every step
@@ -324,8 +336,9 @@ class GANStep:
         if self.grain > 0:
             grain = grain_loss(fake, real if self.grain_ref is None else self.grain_ref)
             total_g = total_g + self.grain * grain
-        if self.silhouette > 0 and fake_labels is not None:
-            sil = silhouette_loss(fake, self.outside[fake_labels])
+        if self.silhouette > 0 and (fake_labels is not None or self.silhouette_keys is not None):
+            rows = fake_labels if fake_labels is not None else nearest_by_alpha(fake, self.silhouette_keys)
+            sil = silhouette_loss(fake, self.outside[rows])
             total_g = total_g + self.silhouette * sil
         if self.imle > 0 and imle_z is not None:
             from .imle import imle_loss
