@@ -86,13 +86,17 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
               "has no generator-best.safetensors"),
              (["ship_model.py", str(tiny_run), "never-written", "--mixture-with", str(tmp_path / "missing"),
                "--reproduce", "x"], "missing"),
-             (["ship_model.py", str(stateless), "never-written", "--reproduce", "x"], "to take D from")]
+             (["ship_model.py", str(stateless), "never-written", "--reproduce", "x"], "to take D from"),
+             (["faint_map.py", str(tiny_run), "--out", str(tmp_path / "out.png")], "faint alpha needs a transparent"),
+             (["faint_map.py", "faces64", "--out", str(kept / "note.txt")], "must be a .png file"),
+             (["faint_map.py", "faces64", "--n", "0", "--out", str(tmp_path / "out.png")], "--n 0 is out of range")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 2, (args, out.stderr)
         assert words in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() and (kept / "note.txt").read_text() == "mine"
+    assert not (tmp_path / "out.png").exists()
     assert sorted(x.name for x in kept.iterdir()) == ["note.txt"]   # an existing OUT is left as it was
     assert not list((ROOT / "src" / "emojigan" / "pretrained").glob("never-written*"))
 
@@ -190,3 +194,23 @@ def test_mixture_of_one_generator_twice_is_that_generator(tmp_path, tiny_run):
     for r in rows.values():  # equal up to the last bits of batched generation
         assert r == pytest.approx(first, rel=1e-5, abs=1e-6)
     assert (out / "mixture.md").read_text().count("\n") == 5 and (out / "samples.png").is_file()
+
+
+def test_faint_map_paints_exactly_the_faint_pixels_magenta(tmp_path, tiny_rgba_run):
+    import torch
+    from PIL import Image
+
+    x = -torch.ones(2, 4, 8, 8)                          # transparent...
+    x[:, :3, 2:6, 2:6] = 0.0                             # ...with a grey opaque square
+    x[:, 3, 2:6, 2:6] = 1.0
+    x[0, 3, 0, 0] = 2 * 0.1 - 1                          # alpha 0.1: faint
+    x[0, 3, 7, 7] = 2 * 0.5 - 1                          # alpha 0.5: not faint
+    panel = np.asarray(_load("faint_map").faint_panel(x, nrow=2).convert("RGB"))
+    cell = panel[2:10, 2:10]                              # the grid's first cell (2 px padding)
+    assert tuple(cell[0, 0]) == (255, 0, 255) and tuple(cell[7, 7]) != (255, 0, 255)
+    assert (cell == (255, 0, 255)).all(-1).sum() == 1
+    assert tuple(cell[3, 3]) == (128, 128, 128) and tuple(cell[1, 1]) == (255, 255, 255)
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "faint_map.py"), f"tiny={tiny_rgba_run}", "--n", "4",
+                          "--out", str(tmp_path / "map.png")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert Image.open(tmp_path / "map.png").size[0] > 2 * 32
