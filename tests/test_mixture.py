@@ -73,6 +73,24 @@ def test_init_from_a_mixture_starts_from_its_first_generator(mixture):
     msg = load_init(G, D, str(mix))
     assert "first generator of its mixture" in msg
     assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in tensors.items())
+    second_tensors, _ = read_export(mixture[2])
+    msg = load_init(G, D, str(mix), member=1)
+    assert "generator 1 of its mixture of 2" in msg
+    assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in second_tensors.items())
+    assert not all(torch.equal(second_tensors[k], v) for k, v in tensors.items())
+
+
+def test_init_member_trains_from_that_generator_and_refuses_one_out_of_range(mixture, faces32, tmp_path):
+    mix, _, second = mixture
+    run_cli("train", "--init", mix, "--init-member", "1", "--data", faces32, "--epochs", "1", "--out", tmp_path / "ft")
+    log = (tmp_path / "ft" / "metrics.jsonl").read_text()
+    assert (tmp_path / "ft" / "generator.safetensors").is_file() and '"train"' in log
+    for args, words in ((["--init", mix, "--init-member", "2"], "is a mixture of 2 generators; pick 0 to 1"),
+                        (["--init", second, "--init-member", "1"], "is a single generator; pick 0 to 0"),
+                        (["--preset", "dcgan64", "--set", "train.init_member=1"], "give --init too")):
+        p = run_cli("train", *args, "--data", faces32, "--epochs", "1", "--out", tmp_path / "bad", check=False)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "bad").exists()
 
 
 def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, tiny_run, tiny_rgba_run, tmp_path):

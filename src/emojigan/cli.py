@@ -65,7 +65,8 @@ TRAIN_FLAGS = {  # flag dest -> config key
     "epochs": "train.epochs", "batch_size": "train.batch_size", "lr_g": "train.lr_g", "lr_d": "train.lr_d",
     "seed": "train.seed", "device": "train.device", "sample_every": "train.sample_every",
     "checkpoint_every": "train.checkpoint_every", "log_every": "train.log_every", "eval_every": "train.eval_every",
-    "precision": "train.precision", "compile": "train.compile", "init": "train.init", "freeze_d": "train.freeze_d",
+    "precision": "train.precision", "compile": "train.compile", "init": "train.init", "init_member": "train.init_member",
+    "freeze_d": "train.freeze_d",
     "data": "data.path", "subset": "data.subset", "size": "data.size", "background": "data.background",
     "group": "data.group", "subgroup": "data.subgroup",
 }
@@ -397,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="epochs between KID/SSIM evaluations logged to metrics.jsonl; keeps the best (lowest KID)")
     t.add_argument("--init", help="start from a trained model: a shipped name (faces64), a run folder or an "
                                   "export; its architecture, size and background come with it")
+    t.add_argument("--init-member", dest="init_member", type=_int_range(0, 63), metavar="K",
+                   help="with --init of a mixture (faces64): start from its generator K, the one that draws seeds "
+                        "k with k mod M = K (default 0)")
     t.add_argument("--freeze-d", dest="freeze_d", type=_int_range(0, 16),
                    help="FreezeD: keep D's first N convolution blocks fixed (fine-tuning)")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -116,6 +116,8 @@ class TrainConfig:
     ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
     init: str = ""              # start from a trained model: a shipped name (faces64), a run folder or an export
     freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
+    init_member: int = 0        # with init: which generator of a mixture to start from (seed k of a mixture of M
+                                # is drawn by generator k mod M); 0 = the first
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
     best_max_copies: float = 1.0  # the 'best' checkpoint: lowest KID among evaluations whose copy rate (share of
@@ -172,6 +174,10 @@ class Config:
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
         _check_range("train.freeze_d", t.freeze_d, 0, 16)
+        _check_range("train.init_member", t.init_member, 0, 63)
+        if t.init_member and not t.init:
+            raise UserError(f"train.init_member {t.init_member} picks a generator of the --init model's mixture; "
+                            f"give --init too")
         if d.size in SIZES:
             from .models.dcgan import n_blocks
 

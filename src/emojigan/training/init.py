@@ -23,6 +23,7 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     user set them; a user setting that contradicts the weights is an error."""
     meta = read_export_meta(resolve_export(spec))
     model, data = meta.get("model", {}), meta.get("data", {})
+    check_member(spec, int(meta.get("mixture", {}).get("members", 1)), cfg.train.init_member)
     if meta.get("image_classes"):
         raise UserError(f"--init {spec}: a model of clustered classes (model.clusters) cannot be fine-tuned; "
                         f"train it anew")
@@ -39,6 +40,12 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
                             f"data.{k} = {getattr(cfg.data, k)} does not match (leave it out)")
         setattr(cfg.data, k, want)
     return cfg
+
+
+def check_member(spec: str, members: int, member: int) -> None:
+    if member >= members:
+        what = f"a mixture of {members} generators" if members > 1 else "a single generator"
+        raise UserError(f"--init-member {member}: {spec} is {what}; pick 0 to {members - 1}")
 
 
 def _discriminator_state(spec: str, gen_path: Path) -> tuple[dict | None, str]:
@@ -76,12 +83,16 @@ def check_init_labels(spec: str, data_classes: list[dict]) -> None:
         check_same_labels(spec, meta["classes"], data_classes)
 
 
-def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
-    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded."""
+def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0) -> str:
+    """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. A mixture
+    gives its generator `member` (the first by default); D is the one shipped or saved with the model."""
     gen_path = resolve_export(spec)
     tensors, meta = read_export(gen_path)
     members = split_members(tensors, meta)
-    tensors, first = members[0], " (the first generator of its mixture)" if len(members) > 1 else ""
+    check_member(spec, len(members), member)
+    tensors = members[member]
+    first = "" if len(members) == 1 else (" (the first generator of its mixture)" if member == 0 else
+                                          f" (generator {member} of its mixture of {len(members)})")
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:

@@ -241,7 +241,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     if t.init and state is None:
         from .init import load_init
 
-        msg = load_init(G, D, t.init)
+        msg = load_init(G, D, t.init, t.init_member)
         if main and progress:
             print(f"{out}: init {msg}")
     if t.freeze_d:
