@@ -65,6 +65,12 @@ class Dist:
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
+            # free the DDP wrappers (and their gloo work) still held in reference cycles while the interpreter is
+            # whole: a process group torn down at interpreter exit aborted a rank once under load (SIGABRT,
+            # "terminate called without an active exception"; session 19's CI)
+            import gc
+
+            gc.collect()
             dist.destroy_process_group()
 
 
