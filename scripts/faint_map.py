@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from emojigan import images
@@ -20,18 +21,18 @@ from emojigan.inference import load_generator
 from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint
 from emojigan.metrics.image_stats import FAINT_ALPHA, faint_alpha
 
-MAGENTA = torch.tensor([255, 0, 255], dtype=torch.uint8)
+MAGENTA = (255, 0, 255)
 
 
 def faint_panel(x: torch.Tensor, nrow: int | None) -> images.Image.Image:
     """Samples (N, 4, H, W) in [-1, 1] composited over white, their faint-alpha pixels magenta."""
-    rgba = images.to_uint8(x).permute(0, 3, 1, 2)              # (N, 4, H, W) uint8
-    a = rgba[:, 3:4].float() / 255
-    over_white = (rgba[:, :3].float() * a + 255 * (1 - a)).round().to(torch.uint8)
     lo, hi = FAINT_ALPHA
-    faint = ((a > lo) & (a < hi)).expand_as(over_white)
-    out = torch.where(faint, MAGENTA.view(1, 3, 1, 1).expand_as(over_white), over_white)
-    ims = [images.Image.fromarray(im.permute(1, 2, 0).numpy(), "RGB") for im in out]
+    ims = []
+    for im in images.to_pil(x):
+        a = np.asarray(im)[..., 3] / 255
+        rgb = np.array(images.composite(im, "white"))
+        rgb[(a > lo) & (a < hi)] = MAGENTA
+        ims.append(images.Image.fromarray(rgb))
     return images.grid(ims, nrow=nrow)
 
 
@@ -52,9 +53,7 @@ def main() -> None:
     for spec in a.models:
         title, _, src = spec.rpartition("=")
         path, checkpoint = split_checkpoint(src)
-        if Path(path).is_dir():
-            path = export_of(*load_run(path)[:2], checkpoint)
-        gen = load_generator(path)
+        gen = load_generator(export_of(*load_run(path)[:2], checkpoint))
         if gen.channels != 4:
             raise UserError(f"{src} draws without an alpha channel; faint alpha needs a transparent model")
         x = gen.sample_tensor(seeds=list(range(a.seed, a.seed + a.n)))

@@ -91,7 +91,7 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0
     members = split_members(tensors, meta)
     check_member(spec, len(members), member)
     tensors = members[member]
-    first = "" if len(members) == 1 else (" (the first generator of its mixture)" if member == 0 else
+    which = "" if len(members) == 1 else (" (the first generator of its mixture)" if member == 0 else
                                           f" (generator {member} of its mixture of {len(members)})")
     try:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
@@ -99,12 +99,12 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0
         raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
     d_state, d_from = _discriminator_state(spec, gen_path)
     if d_state is None:
-        return f"G from {gen_path}{first}; no discriminator shipped with it, D starts from scratch"
+        return f"G from {gen_path}{which}; no discriminator shipped with it, D starts from scratch"
     try:
         D.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its discriminator does not fit this config ({str(e).splitlines()[0][:100]})") from None
-    return f"G from {gen_path}{first}, D from {d_from}"
+    return f"G from {gen_path}{which}, D from {d_from}"
 
 
 def freeze_discriminator(D: torch.nn.Module, n_blocks: int) -> int:
