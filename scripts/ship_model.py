@@ -111,10 +111,21 @@ def mixture_line(meta: dict, name: str) -> str:
     mix = meta.get("mixture")
     if not mix:
         return ""
-    steps = ", ".join(f"{t['step']:,}" for t in mix["training"])
+    steps = ", ".join(f"{t.get('total_step', t['step']):,}" for t in mix["training"])
     return (f"\n- **A mixture of {mix['members']} generators** (one file; seed k is drawn by generator k mod "
             f"{mix['members']}): {', '.join(f'`{s}`' for s in mix['sources'])}, at {steps} steps. "
             f"`--init {name}` starts from the first.")
+
+
+def training_line(tr: dict) -> str:
+    """How long the weights trained: the run's own steps, or, for a run started with --init, the total."""
+    own = f"{tr['step']:,} generator steps ({tr['epoch']} epochs, batch as in the preset)"
+    init = tr.get("init")
+    if not init:
+        return own
+    member = f" (its generator {init['member']})" if init.get("member") else ""
+    return (f"{tr['total_step']:,} generator steps in all: {init['step']:,} in `{init['from']}`{member}, then {own} "
+            f"from it (`--init`)")
 
 
 def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, diff: float) -> None:
@@ -145,7 +156,7 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
 - **Weights**: the EMA generator{' and the discriminator (for `emojigan train --init ' + a.name + '`)' if d_path else ''}, fp16
   safetensors, {size_mb:.1f} MB together; the fp16 generator draws the fp32 export's images within {diff:.3f}/255
   on average. Model: {opts}.
-- **Training**: {tr['step']:,} generator steps ({tr['epoch']} epochs, batch as in the preset), seed {tr['seed']},
+- **Training**: {training_line(tr)}, seed {tr['seed']},
   checkpoint `{a.checkpoint}`. Reproduce: `{a.reproduce}`.{mixture_line(meta, a.name)}
 - **Data and licence**: {data['source']} ({data['size']} px renders, {data['background']} background).
   {meta.get('attribution', '')}.

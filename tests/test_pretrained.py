@@ -127,3 +127,27 @@ def test_fine_tuning_bad_input_is_one_line_exit_2_and_writes_nothing(args, words
     p = run_cli(*args, "--out", out, check=False)
     assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_fine_tuned_export_counts_its_steps_through_the_model_it_started_from(tiny_rgba_run, faces32_rgba, tmp_path):
+    """--init records the start model's steps; the export's total_step adds the run's own, through chains of
+    fine-tunes and across --resume (the shipped cards' totals come from here)."""
+    from emojigan.training.checkpoint import read_export_meta, training_of
+
+    base = read_export_meta(tiny_rgba_run / "generator.safetensors")["training"]
+    assert "init" not in base and training_of({"training": base}, "total_step") == base["step"]
+    first, second = tmp_path / "ft1", tmp_path / "ft2"
+    run_cli("train", "--init", tiny_rgba_run, "--data", faces32_rgba, "--epochs", "1", "--out", first, "--quiet")
+    tr1 = read_export_meta(first / "generator.safetensors")["training"]
+    assert tr1["init"]["from"] == str(tiny_rgba_run) and tr1["init"]["member"] == 0
+    assert tr1["init"]["step"] == base["step"] and tr1["init"]["epoch"] == base["epoch"]
+    assert tr1["total_step"] == base["step"] + tr1["step"] and tr1["total_epoch"] == base["epoch"] + 1
+    assert json.loads((first / "config.json").read_text())["init"] == tr1["init"]
+    run_cli("train", "--init", first, "--data", faces32_rgba, "--epochs", "1", "--out", second, "--quiet")
+    tr2 = read_export_meta(second / "generator.safetensors")["training"]
+    assert tr2["init"]["step"] == tr1["total_step"] and tr2["total_step"] == base["step"] + tr1["step"] + tr2["step"]
+    run_cli("train", "--resume", second, "--epochs", "2", "--quiet")
+    tr3 = read_export_meta(second / "generator.safetensors")["training"]
+    assert tr3["init"] == tr2["init"] and tr3["step"] == 2 * tr2["step"]
+    assert tr3["total_step"] == tr1["total_step"] + tr3["step"]
+    assert json.loads((second / "config.json").read_text())["init"] == tr2["init"]

@@ -322,7 +322,7 @@ def set_value(cfg: Config, dotted: str, value: Any) -> None:
 
 
 # what a run's config.json records beside its settings (training/run.py, training/branch.py)
-RUN_RECORDS = ("provenance", "dataset", "resumes", "branched_from")
+RUN_RECORDS = ("provenance", "dataset", "resumes", "branched_from", "init")
 
 
 def apply_dict(cfg: Config, d: dict[str, Any], source: str) -> None:

@@ -115,6 +115,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     scalars, arrays = compute_all(data)
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": training_of(gen.meta, "epoch"), "step": training_of(gen.meta, "step"),
+                    "total_step": training_of(gen.meta, "total_step"),
                     "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION,
                     "redraw": redraw, "redrawn_rate": float(np.mean([d > 0 for d in draws]))})
     def show(x):

@@ -62,4 +62,4 @@ def describe(name: str, path: Path) -> dict:
             "params": params, "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
             "discriminator": d is not None, "metrics": meta.get("metrics", {}),
             "members": int(meta.get("mixture", {}).get("members", 1)),
-            "steps": training_of(meta, "step"), "card": str(card_path(name))}
+            "steps": training_of(meta, "total_step"), "card": str(card_path(name))}

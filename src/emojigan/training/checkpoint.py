@@ -132,10 +132,14 @@ def split_members(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> lis
 
 def training_of(meta: dict[str, Any], key: str) -> Any:
     """An export's training record `key` (step, epoch): a single generator's value, or a mixture's list of its
-    members' (the top-level record of a mixture is its first member's)."""
+    members' (the top-level record of a mixture is its first member's). `total_step` / `total_epoch`: counted
+    from scratch, through the models a run started from (`--init`); the run's own count where it had none."""
+    def get(t: dict) -> Any:
+        return t.get(key, t.get(key.removeprefix("total_"))) if key.startswith("total_") else t.get(key)
+
     if "mixture" in meta:
-        return [t.get(key) for t in meta["mixture"].get("training", [])]
-    return meta.get("training", {}).get(key)
+        return [get(t) for t in meta["mixture"].get("training", [])]
+    return get(meta.get("training", {}))
 
 
 def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -83,6 +83,20 @@ def check_init_labels(spec: str, data_classes: list[dict]) -> None:
         check_same_labels(spec, meta["classes"], data_classes)
 
 
+def init_record(spec: str, member: int = 0) -> dict:
+    """What a run started with `--init spec` records of its start: the model, the mixture member, and the steps
+    and epochs that generator had been trained (its own total, when it was itself fine-tuned), so the run's
+    export can say how long its weights have trained in all (`training.total_step`)."""
+    path = resolve_export(spec)
+    meta = read_export_meta(path)
+    mix = meta.get("mixture", {})
+    check_member(spec, int(mix.get("members", 1)), member)
+    trained = mix.get("training") or []
+    tr = trained[member] if member < len(trained) else meta.get("training", {})
+    return {"from": spec, "path": str(path), "member": member,
+            "step": int(tr.get("total_step", tr.get("step", 0))), "epoch": int(tr.get("total_epoch", tr.get("epoch", 0)))}
+
+
 def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0) -> str:
     """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. A mixture
     gives its generator `member` (the first by default); D is the one shipped or saved with the model."""

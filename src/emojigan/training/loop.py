@@ -90,13 +90,17 @@ def neighbors_for(cfg: Config, data: ImageSet, state: dict | None, device: torch
 
 
 def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int,
-                image_classes: torch.Tensor | None = None) -> dict:
+                image_classes: torch.Tensor | None = None, init: dict | None = None) -> dict:
+    """An export's metadata. `init`: the record of the model the run started from (training/init.py
+    init_record); the export then also says how long its weights have trained in all."""
     d = cfg.data
     meta = {"model": dict(vars(cfg.model)),
             "data": {"size": d.size, "background": d.background, "channels": d.channels,
                      "subset": "" if d.path else d.subset, "source": data.source,
                      **({"group": d.group, "subgroup": d.subgroup} if not d.path and (d.group or d.subgroup) else {})},
             "training": {"epoch": epoch, "step": step, "seed": cfg.train.seed}}
+    if init:
+        meta["training"] |= {"init": init, "total_step": init["step"] + step, "total_epoch": init["epoch"] + epoch}
     if is_conditional(cfg.model.arch):
         meta["classes"] = class_list(data, image_classes)
         meta["model"]["n_classes"] = len(meta["classes"])
@@ -238,9 +242,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         print(f"{out}: {' / '.join(alpha_set)} act{'s' if len(alpha_set) == 1 else ''} on the alpha channel; "
               f"off on this {cfg.data.background} background")
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=n_classes)
+    init_rec = state.get("init") if state is not None else None  # what the run started from, kept on resume
     if t.init and state is None:
-        from .init import load_init
+        from .init import init_record, load_init
 
+        init_rec = init_record(t.init, t.init_member)
         msg = load_init(G, D, t.init, t.init_member)
         if main and progress:
             print(f"{out}: init {msg}")
@@ -300,7 +306,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     elif main:
         runlib.write_config(out, cfg, {"provenance": runlib.provenance() | {"world_size": dist_.world_size},
                                        "dataset": {"source": data.source, "count": len(data),
-                                                   "skipped": data.skipped}})
+                                                   "skipped": data.skipped},
+                                       **({"init": init_rec} if init_rec else {})})
         preview = images.to_pil(data.images[:64])
         images.save_png(images.grid(images.for_display(preview), nrow=8), out / "real.png")
     if epoch >= t.epochs:
@@ -402,16 +409,18 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                 **({"image_classes": image_classes} if image_classes is not None else {}),
                 **({"neighbors": neighbors} if neighbors is not None else {}),
                 **({"balance": balance} if balance is not None else {}),
+                **({"init": init_rec} if init_rec is not None else {}),
                 "epoch": done, "step": step, "best_kid": best_kid,
                 "elapsed": elapsed + time.perf_counter() - seg_start, "config": cfg.to_dict()})
             suffix = "" if name == "latest" else f"-{name}"
-            export_generator(G_out, export_meta(cfg, data, done, step, image_classes), out / f"generator{suffix}.safetensors")
+            export_generator(G_out, export_meta(cfg, data, done, step, image_classes, init_rec),
+                              out / f"generator{suffix}.safetensors")
         if name == "latest":
             last_ckpt = done
 
     def sampler(done: int) -> EmojiGenerator:
         """Draws exactly as `generate` draws (one latent per seed, from an eval-mode copy of G_out)."""
-        return EmojiGenerator(G_out, export_meta(cfg, data, done, step, image_classes), device, channels_last=t.channels_last)
+        return EmojiGenerator(G_out, export_meta(cfg, data, done, step, image_classes, init_rec), device, channels_last=t.channels_last)
 
     def evaluate(done: int) -> bool:
         """Rank 0 evaluates; returns whether this is the best KID so far among evaluations that copy at most
