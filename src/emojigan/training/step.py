@@ -98,7 +98,8 @@ SILHOUETTE_MARGIN, SILHOUETTE_ALPHA = 2, 0.02  # at 64x64: 2 pixels around the e
 
 def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: int,
                       margin: float = SILHOUETTE_MARGIN) -> torch.Tensor:
-    """(n_classes, 1, H, W) float masks, 1 where no training image of the class has alpha: outside each image's
+    """(n_classes, 1, H, W) bool masks (a byte a pixel: one per training image for an unconditional G), True
+    where no training image of the class has alpha: outside each image's
     pixels of alpha above SILHOUETTE_ALPHA grown by `margin` pixels (at 64x64, scaled with the side and at least 1
     unless 0), intersected over the class's images. `images` RGBA in [-1, 1]; `classes[i]` the class of image i."""
     a = (images[:, 3:4].float() + 1) / 2
@@ -106,13 +107,14 @@ def label_silhouettes(images: torch.Tensor, classes: torch.Tensor, n_classes: in
     inside = F.max_pool2d((a > SILHOUETTE_ALPHA).float(), 2 * r + 1, stride=1, padding=r)
     union = torch.zeros(n_classes, *inside.shape[1:], device=images.device)
     union.index_add_(0, classes.to(images.device), inside)
-    return 1 - union.clamp_(max=1)
+    return union == 0
 
 
 def silhouette_loss(fake: torch.Tensor, outside: torch.Tensor) -> torch.Tensor:
     """Mean alpha of G's images where their emoji has none (`outside`: each fake's row of `label_silhouettes`):
     G pays for every bit of alpha, faint or opaque, off its label's (or nearest training emoji's) silhouette."""
     a = (fake[:, 3:4].float() + 1) / 2
+    outside = outside.to(a.dtype)
     return (a * outside).sum() / outside.sum().clamp_min(1)
 
 
