@@ -214,3 +214,29 @@ def test_faint_map_paints_exactly_the_faint_pixels_magenta(tmp_path, tiny_rgba_r
                           "--out", str(tmp_path / "map.png")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert Image.open(tmp_path / "map.png").size[0] > 2 * 32
+
+
+def test_balanced_pool_picks_rarely_drawn_emojis_more_often_as_beta_grows():
+    import torch
+
+    pick = _load("balanced_pool").balanced_pick
+    nearest = torch.tensor([0] * 90 + [1] * 10)          # 90 samples near emoji 0, 10 near emoji 1
+    share = {beta: np.mean([float((nearest[pick(nearest, 20, beta, seed=s)] == 1).float().mean())
+                            for s in range(200)]) for beta in (0.0, 1.0)}
+    assert abs(share[0.0] - 0.10) < 0.03                 # beta 0: the pool's own mix
+    assert share[1.0] > 0.35                              # beta 1: both emojis near-equally (sampling w/o replacement)
+    assert len(set(pick(nearest, 100, 1.0).tolist())) == 100   # without replacement: the whole pool, once each
+
+
+def test_balanced_pool_scores_a_shipped_model_and_refuses_bad_numbers():
+    script = str(ROOT / "scripts" / "balanced_pool.py")
+    out = subprocess.run([sys.executable, script, "faces64", "--pool", "96", "--n", "64", "--betas", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = [r for r in out.stdout.splitlines() if r.startswith("| seeds") or r.startswith("| 64 of 96")]
+    assert len(rows) == 2 and all(0 <= float(r.split("|")[2]) <= 1 for r in rows)
+    for args, words in ((["--n", "200", "--pool", "100"], "need 2 <= n <= pool"),
+                        (["--betas", "x"], "must be comma-separated numbers"),
+                        (["--betas", "9"], "between 0 and 4")):
+        bad = subprocess.run([sys.executable, script, "faces64", *args], capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
