@@ -111,6 +111,9 @@ class TrainConfig:
     sync_bn: bool = False       # under DDP on GPUs, SyncBatchNorm instead of per-rank BatchNorm
     ddp_check: bool = False     # debug: after every step, check that all DDP ranks hold identical weights
     diffaugment: str = ""       # DiffAugment policy for real and fake in D and G steps, e.g. "color,translation,cutout"
+    mirror: bool = False        # dataset x-flips (StyleGAN2-ADA's --mirror): each real image drawn is mirrored left-right
+                                # with probability 1/2, doubling the data; G learns the mirrored emojis too (a wink
+                                # on the other eye). Not with train.imle (its latents match the images as they are)
     ada_target: float = 0.0     # adaptive augmentation (ADA): target of E[sign D(real)]; e.g. 0.6; 0 = off (p = 1)
     ada_kimg: float = 20.0      # ADA speed: thousands of images for the probability p to go from 0 to 1
     ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
@@ -244,6 +247,9 @@ class Config:
         if t.balance and ARCHS[m.arch][2]:
             raise UserError(f"train.balance reweights the images of an unconditional G; model.arch '{m.arch}' is "
                             f"conditional (its labels would be shown to D at other rates than G draws them)")
+        if t.mirror and t.imle:
+            raise UserError("train.mirror shows D each image or its mirror image, train.imle matches a latent to each "
+                            "image as it is; choose one")
         if t.imle and ARCHS[m.arch][2]:
             raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
         if not 1 <= m.d_pack <= 8:

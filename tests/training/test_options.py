@@ -638,3 +638,41 @@ def test_silhouette_trains_and_logs_on_rgba_conditional_data(faces32_rgba, tmp_p
     train_rows = [r for r in rows if r["kind"] == "train"]
     assert train_rows and all(r["loss_silhouette"] > 0 for r in train_rows)   # a fresh G's alpha is ~0.5 everywhere
     assert all("loss_faint" not in r for r in train_rows)
+
+
+def test_mirror_some_shows_each_image_or_its_mirror_about_half_the_time():
+    from emojigan.training.augment import mirror_some
+
+    x = torch.randn(64, 4, 8, 8)
+    y = mirror_some(x, torch.Generator().manual_seed(0))
+    same = [torch.equal(y[i], x[i]) for i in range(64)]
+    flipped = [torch.equal(y[i], x[i].flip(-1)) for i in range(64)]
+    assert all(s != f for s, f in zip(same, flipped))                  # every image whole: itself xor its mirror
+    assert 20 <= sum(flipped) <= 44
+    assert torch.equal(y, mirror_some(x, torch.Generator().manual_seed(0)))   # from the run's stream: repeatable
+
+
+def test_mirror_run_with_silhouette_resumes_exactly_and_differs_from_no_mirror(faces32_rgba, tmp_path):
+    opts = ["--set", "train.silhouette=10", "--checkpoint-every", "2", "--sample-every", "100",
+            "--background", "transparent", *TINY]
+    ref, part = train_split_and_resumed(tmp_path, 4, "--preset", "dcgan64", "--data", faces32_rgba,
+                                        "--set", "train.mirror=true", *opts)
+    assert_same_training_state(ref, part, 4 * 7)
+    rows = [json.loads(x) for x in (ref / "metrics.jsonl").read_text().splitlines() if '"train"' in x]
+    assert rows and all(r["loss_silhouette"] >= 0 for r in rows) and any(r["loss_silhouette"] > 0 for r in rows)
+    assert json.loads((ref / "config.json").read_text())["train"]["mirror"] is True
+    plain = tmp_path / "plain"
+    run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, *opts, "--epochs", "4", "--out", plain, threads=1)
+    a = torch.load(ref / "checkpoints" / "latest.pt", weights_only=True)["D"]
+    b = torch.load(plain / "checkpoints" / "latest.pt", weights_only=True)["D"]
+    assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())   # D saw mirrored emojis
+
+
+def test_mirror_refuses_latent_matching():
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.mirror shows D each image or its mirror image"):
+        resolve("faces64", None, [("train.mirror", "true"), ("train.imle", "1")])
+    p = run_cli("train", "--preset", "faces64", "--set", "train.mirror=true", "--set", "train.imle=1",
+                "--out", "unused", check=False)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "choose one" in p.stderr

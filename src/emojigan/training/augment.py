@@ -66,6 +66,13 @@ def diff_augment(x: torch.Tensor, policy: str, g: torch.Generator | None = None,
     return x
 
 
+def mirror_some(x: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of the batch mirrored left-right with probability 1/2 (`train.mirror`: dataset x-flips, real
+    images only; unlike DiffAugment, G learns the mirrored images as data). Drawn on the device."""
+    flip = torch.rand(x.shape[0], 1, 1, 1, generator=g, device=x.device) < 0.5
+    return torch.where(flip, x.flip(-1), x)
+
+
 class AdaptiveP:
     """The ADA controller: p moves by sign(E[sign D(real)] - target) * images / (kimg * 1000), clamped to
     [0, 1]. It lives on the device (the augmentations read it without a sync); `update` runs at the

@@ -23,7 +23,7 @@ from ..inference import EmojiGenerator, cpu_has_bf16
 from ..models import build_from_config, is_conditional
 from . import run as runlib
 from .checkpoint import export_generator, load_state, save_state
-from .augment import AdaptiveP, diff_augment
+from .augment import AdaptiveP, diff_augment, mirror_some
 from .distributed import Dist, setup
 from .ema import make_ema
 from .step import (PATCH_STATS, STATS, GANStep, GraphedStep, dataset_grain, label_silhouettes, make_adam,
@@ -335,9 +335,11 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     # the silhouette loss's masks: per label (conditional), or per training image, matched by alpha (unconditional)
     sil_masks = sil_keys = None
     if sil_w:
-        imgs = data.images.to(device)
+        imgs, sil_classes = data.images.to(device), classes_of
+        if t.mirror:  # the mirror images are training images too: their silhouettes count as well
+            imgs, sil_classes = torch.cat([imgs, imgs.flip(-1)]), torch.cat([classes_of, classes_of])
         if conditional:
-            sil_masks = label_silhouettes(imgs, classes_of, n_classes, t.silhouette_margin)
+            sil_masks = label_silhouettes(imgs, sil_classes, n_classes, t.silhouette_margin)
         else:
             sil_masks = label_silhouettes(imgs, torch.arange(len(imgs), device=device), len(imgs), t.silhouette_margin)
             sil_keys = ((imgs[:, 3].float() + 1) / 2).flatten(1)
@@ -464,6 +466,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                     x = real[neighbors_dev[idx, pick]]
                 else:
                     x = real[idx]
+                if t.mirror:  # each image or its mirror image, from the run's noise stream (a resume stays exact)
+                    x = mirror_some(x, noise)
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
                 if conditional:  # fakes are drawn for the classes of uniformly random training images
                     if t.mode_seeking > 0 and b >= 2:  # MSGAN pairs: both halves share labels, only z differs
