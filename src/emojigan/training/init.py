@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from ..config import Config
 from ..errors import UserError
 from ..inference import resolve_export
-from .checkpoint import read_export, read_export_meta, split_members
+from .checkpoint import read_export, read_export_meta, split_members, training_of
 
 
 
@@ -89,12 +89,10 @@ def init_record(spec: str, member: int = 0) -> dict:
     export can say how long its weights have trained in all (`training.total_step`)."""
     path = resolve_export(spec)
     meta = read_export_meta(path)
-    mix = meta.get("mixture", {})
-    check_member(spec, int(mix.get("members", 1)), member)
-    trained = mix.get("training") or []
-    tr = trained[member] if member < len(trained) else meta.get("training", {})
+    trained = meta.get("mixture", {}).get("training") or []  # (load_init checks the member against the mixture)
+    own = {"training": trained[member] if member < len(trained) else meta.get("training", {})}
     return {"from": spec, "path": str(path), "member": member,
-            "step": int(tr.get("total_step", tr.get("step", 0))), "epoch": int(tr.get("total_epoch", tr.get("epoch", 0)))}
+            "step": int(training_of(own, "total_step") or 0), "epoch": int(training_of(own, "total_epoch") or 0)}
 
 
 def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0) -> str:
