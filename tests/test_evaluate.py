@@ -47,6 +47,11 @@ def test_evaluate_writes_every_figure_and_number(evaluated, faces32):
     with Image.open(evaluated / "missed.png") as im:
         rows = -(-min(64, len(missed)) // 8)
         assert im.height > rows * 32 and im.width >= min(8, len(missed)) * 32
+    # the same counts per emoji as a table (scripts/focus_list.py reads it): training order, stems, annotations
+    with open(evaluated / "recall_hits.csv", newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert [r["annotation"] for r in table] == annotations and [int(r["hits"]) for r in table] == hits.tolist()
+    assert {r["sets"] for r in table} == {str(m["pr_sets"])} and all(r["name"] for r in table)
 
 
 def test_report_html_has_every_section(evaluated):

@@ -105,7 +105,6 @@ def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, ti
     cases = [([tiny_run], "two or more generators"),
              ([tiny_run, tiny_rgba_run], "another architecture or data"),
              (["cond128", tiny_run], "is a conditional model"),
-             ([tiny_run, out], "is a mixture already"),
              ([tiny_run, tmp_path / "missing"], "is not a run folder")]
     for members, message in cases:
         p = run_cli("mix", *members, "--out", tmp_path / "bad.safetensors", check=False)
@@ -113,6 +112,21 @@ def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, ti
         assert not (tmp_path / "bad.safetensors").exists()
     p = run_cli("mix", tiny_run, second, "--out", out, check=False)
     assert p.returncode == 2 and "exists" in p.stderr and out.read_bytes() == before
+    # a mixture given to mix adds its members in its order: three generators, seed k from member k mod 3
+    three = tmp_path / "three.safetensors"
+    p = run_cli("mix", out, tiny_run, "--out", three)
+    assert "a mixture of 3 generators" in p.stdout
+    tensors, meta = read_export(three)
+    parts = split_members(tensors, meta)
+    expect = split_members(*read_export(out)) + [read_export(first)[0]]
+    assert len(parts) == 3 and all(torch.equal(a[k], b[k]) for a, b in zip(parts, expect) for k in a)
+    assert meta["mixture"]["members"] == 3 and len(meta["mixture"]["training"]) == 3
+    assert meta["mixture"]["sources"][1] == f"{out} member 1 ({second})"
+    assert meta["training"] == meta["mixture"]["training"][0]
+    g = load_generator(three, precision="fp32")
+    x = g.sample_tensor(seeds=[4, 5])                                 # members 1 (second) and 2 (first)
+    assert torch.allclose(x[:1], load_generator(second, precision="fp32").sample_tensor(seeds=[4]), atol=1e-5)
+    assert torch.allclose(x[1:], load_generator(first, precision="fp32").sample_tensor(seeds=[5]), atol=1e-5)
 
 
 def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):

@@ -240,3 +240,33 @@ def test_balanced_pool_scores_a_shipped_model_and_refuses_bad_numbers():
                         (["--betas", "9"], "between 0 and 4")):
         bad = subprocess.run([sys.executable, script, "faces64", *args], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_focus_list_keeps_the_rarely_recalled_emojis_and_train_reads_it(tmp_path, faces32_rgba):
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "recall_hits.csv").write_text("name,annotation,hits,sets\n1F600,grinning face,8,8\n1F607,smiling face "
+                                        "with halo,0,8\n1F929,star-struck,1,8\n1F60E,smiling face with sunglasses,"
+                                        "2,8\n", encoding="utf-8")
+    script = [sys.executable, str(ROOT / "scripts" / "focus_list.py"), str(ev)]
+    out = subprocess.run([*script, "--max-hits", "1", "--out", str(tmp_path / "f.txt")], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "2 of 4 emojis (50% of the data)" in out.stdout and "1/3 = 33% of the seeds" in out.stdout
+    lines = (tmp_path / "f.txt").read_text(encoding="utf-8").splitlines()
+    assert [ln.split("#")[0].strip() for ln in lines if not ln.startswith("#")] == ["1F607", "1F929"]
+    from emojigan.data import load_images
+    from emojigan.data.clusters import focus_weights
+
+    data = load_images(faces32_rgba, 32, "transparent")
+    w = focus_weights(data, tmp_path / "f.txt")                      # the format train.focus reads
+    assert sorted(data.names[i] for i in (w > 0).nonzero().flatten().tolist()) == ["1F607", "1F929"]
+    for args, words in ((["--max-hits", "8"], "choose between 0 and 7"),
+                        (["--max-hits", "-1"], "choose between 0 and 7"),
+                        (["--out", str(tmp_path / "f.txt")], "exists; choose another file")):
+        bad = subprocess.run([*script, *args, *([] if "--out" in args else ["--out", str(tmp_path / "g.txt")])],
+                             capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    missing = subprocess.run([*script[:2], str(tmp_path), "--out", str(tmp_path / "h.txt")], capture_output=True,
+                             text=True, timeout=300)
+    assert missing.returncode == 2 and "recall_hits.csv not found" in missing.stderr

@@ -296,7 +296,8 @@ def cmd_mix(a) -> int:
         paths.append(export_of(*load_run(src)[:2], checkpoint) if not src.endswith(".safetensors") else Path(src))
     tensors, meta = build_mixture(paths)
     save_export(tensors, meta, out, sidecar=False)
-    print(f"{out}: a mixture of {len(paths)} generators (seed k drawn by generator k mod {len(paths)}); "
+    n = meta["mixture"]["members"]
+    print(f"{out}: a mixture of {n} generators (seed k drawn by generator k mod {n}); "
           f"generate, interpolate, evaluate and compare take it")
     return 0
 
@@ -451,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     mx = sub.add_parser("mix", help="one generator file that draws from several (seed k from generator k mod M)")
     mx.add_argument("members", nargs="+", metavar="RUN[:best]|EXPORT",
-                    help="run folders (their last generator, or :best), shipped names or .safetensors exports")
+                    help="run folders (their last generator, or :best), shipped names or .safetensors exports; "
+                         "a mixture among them adds its members (faces64 and one run: three generators)")
     mx.add_argument("--out", required=True, help="the mixture's .safetensors file")
     mx.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     mx.set_defaults(func=cmd_mix)

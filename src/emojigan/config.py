@@ -94,6 +94,10 @@ class TrainConfig:
     balance: float = 0.0        # draw image i with probability proportional to r_i ** balance, r_i = its distance to its
                                 # 3rd-nearest training image in OpenMoji features: rare emojis shown more often (with
                                 # replacement; data/clusters.py rarity_weights); 0 = a plain shuffle per epoch
+    focus: str = ""             # a text file naming training images (hexcodes, characters, annotations or file stems, one
+                                # per line, # comments): only those are drawn, uniformly with replacement, and the
+                                # in-training evaluation scores against them. A new mixture member for the emojis a
+                                # model misses (AdaGAN, Tolstikhin et al. 2017; scripts/focus_list.py); "" = all images
     imle_pool: int = 512        # latents drawn per matching (at least the dataset size is used)
     imle_every: int = 5         # epochs between matchings
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
@@ -247,6 +251,11 @@ class Config:
         if t.balance and ARCHS[m.arch][2]:
             raise UserError(f"train.balance reweights the images of an unconditional G; model.arch '{m.arch}' is "
                             f"conditional (its labels would be shown to D at other rates than G draws them)")
+        if t.focus and ARCHS[m.arch][2]:
+            raise UserError(f"train.focus chooses images for an unconditional G; model.arch '{m.arch}' is conditional "
+                            f"(to draw some labels, generate them by name)")
+        if t.focus and t.balance:
+            raise UserError("train.focus and train.balance both choose how often each image is drawn; set one")
         if t.mirror and t.imle:
             raise UserError("train.mirror shows D each image or its mirror image, train.imle matches a latent to each "
                             "image as it is; choose one")

@@ -21,8 +21,15 @@ Rarity weights (`train.balance`) keep the data unconditional and change only how
 image i is drawn with probability proportional to r_i ** alpha, r_i its distance to its 3rd-nearest training
 image (the radius k-NN recall uses), so the emojis that no other emoji resembles, which an unconditional G
 drops first, are shown more often.
+
+A focus list (`train.focus`) is the hard version: only the images it names are drawn. AdaGAN (Tolstikhin et al.
+2017, "AdaGAN: Boosting Generative Models") adds mixture members trained on the data the mixture so far covers
+worst; `emojigan evaluate` counts, per real emoji, the sets of samples that recall it (recall_hits.csv), and
+scripts/focus_list.py turns the rarely recalled ones into a focus file for the next member.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -92,3 +99,39 @@ def balance_weights(x: torch.Tensor, alpha: float, device: str | torch.device = 
     """(N, C, H, W) images in [-1, 1] -> (N,) sampling probabilities of `rarity_weights`, in the shipped
     OpenMoji feature space."""
     return rarity_weights(openmoji_features(x, device), alpha)
+
+
+def read_focus(path: str | Path) -> list[str]:
+    """The names in a focus file: one per line, blank lines and # comments skipped."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"train.focus {path}: cannot read it ({type(e).__name__}); give a text file of emoji "
+                        f"names, one per line") from None
+    names = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    names = [n for n in names if n]
+    if not names:
+        raise UserError(f"train.focus {path} names no images; give one hexcode, character or annotation per line")
+    return names
+
+
+def focus_weights(data, path: str | Path) -> torch.Tensor:
+    """(N,) float64 sampling probabilities: uniform over the training images the focus file at `path` names
+    (OpenMoji hexcode, character or annotation, or a file stem for a folder of images), 0 for the others."""
+    from .names import LabelIndex
+
+    classes = [{**(data.labels[i] if data.labels else {}), "stem": data.names[i]} for i in range(len(data))]
+    for c in classes:
+        c.setdefault("hexcode", c["stem"])
+    index = LabelIndex(classes)
+    chosen = set()
+    for name in read_focus(path):
+        try:
+            chosen.add(index.find(name))
+        except UserError as e:
+            why = str(e).replace(" (`emojigan labels RUN` lists all)", "").replace("label", "image")
+            raise UserError(f"train.focus {path}: {why}") from None
+    w = torch.zeros(len(data), dtype=torch.float64)
+    w[sorted(chosen)] = 1.0 / len(chosen)
+    return w

@@ -25,6 +25,21 @@ MAX_N = 20_000
 METRICS_VERSION = 5
 
 
+def recall_hits_csv(dataset, hits: np.ndarray, sets: int) -> str:
+    """One row per real emoji, in training order: its file stem, OpenMoji annotation (if any), and in how many of
+    the `sets` sets of samples it lies in some sample's k=3 ball (0: missed). scripts/focus_list.py reads it."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "annotation", "hits", "sets"])
+    for i, h in enumerate(hits.tolist()):
+        ann = dataset.labels[i].get("annotation", "") if dataset.labels else ""
+        w.writerow([dataset.names[i], ann, int(h), int(sets)])
+    return buf.getvalue()
+
+
 def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
     """A run folder -> (folder, its config.json, its Config); a shipped model's name (`emojigan models`) ->
     (its name, its export's metadata, a Config of the data it was trained on)."""
@@ -155,6 +170,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         images.save_png(images.grid(show(real[torch.as_tensor(missed[:64])]), nrow=8), out / "missed.png")
     elif (out / "missed.png").is_file():
         (out / "missed.png").unlink()  # a re-evaluation that misses nothing keeps no stale figure
+    atomic_write_text(out / "recall_hits.csv", recall_hits_csv(dataset, arrays["recall_hits"], scalars["pr_sets"]))
     atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     pairs = []
     for i in arrays["closest_order"][:16]:

@@ -143,15 +143,13 @@ def training_of(meta: dict[str, Any], key: str) -> Any:
 
 
 def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(tensors, metadata) of the mixture of the single generators exported at `paths`, in that order: one
-    architecture and one dataset, unconditional. Seed k is drawn by member k mod len(paths)."""
-    if len(paths) < 2:
-        raise UserError("a mixture needs two or more generators")
+    """(tensors, metadata) of the mixture of the generators exported at `paths`, in that order: one architecture
+    and one dataset, unconditional. A mixture among them gives its members in its own order (mixing `faces64` with
+    one more generator makes three members). Seed k is drawn by member k mod the number of members."""
     parts = [read_export(p) for p in paths]
     meta = parts[0][1]
+    members, sources, records = [], [], []
     for path, (tensors, m) in zip(paths, parts):
-        if m.get("mixture"):
-            raise UserError(f"{path} is a mixture already; mix single generators")
         if m.get("classes"):
             raise UserError(f"{path} is a conditional model; mixtures are of unconditional generators")
         same_data = {k: m["data"].get(k) for k in ("size", "background", "subset", "group", "subgroup")} == \
@@ -159,10 +157,24 @@ def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str,
         if m.get("model") != meta.get("model") or not same_data:
             raise UserError(f"{path} has another architecture or data than {paths[0]}; mix generators of one "
                             f"architecture trained on one dataset")
-    mix = {**meta, "format": EXPORT_FORMAT, "format_version": EXPORT_VERSION}
-    mix["mixture"] = {"members": len(parts), "sources": [str(p) for p in paths],
-                      "training": [m.get("training", {}) for _, m in parts], "rule": "seed k: member k mod M"}
-    return mixture_tensors([t for t, _ in parts]), mix
+        own = split_members(tensors, m)
+        members += own
+        if "mixture" in m:
+            srcs = m["mixture"].get("sources") or [None] * len(own)
+            sources += [f"{path} member {i}" + (f" ({src})" if src else "") for i, src in enumerate(srcs)]
+            records += m["mixture"].get("training") or [{} for _ in own]
+        else:
+            sources.append(str(path))
+            records.append(m.get("training", {}))
+    if len(members) < 2:
+        raise UserError("a mixture needs two or more generators")
+    mix = {k: v for k, v in meta.items() if k != "mixture"}
+    mix.update({"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION})
+    if "mixture" in meta:  # the top-level record of a mixture is its first member's
+        mix["training"] = records[0]
+    mix["mixture"] = {"members": len(members), "sources": sources, "training": records,
+                      "rule": "seed k: member k mod M"}
+    return mixture_tensors(members), mix
 
 
 def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

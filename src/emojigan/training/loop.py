@@ -153,14 +153,17 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def balance_for(cfg: Config, data: ImageSet, state: dict | None, device: torch.device) -> torch.Tensor | None:
-    """Each training image's probability of being drawn (`train.balance`), kept in the training state like the
-    neighbourhoods; None when off (a plain shuffle per epoch)."""
-    if not cfg.train.balance:
+    """Each training image's probability of being drawn (`train.balance` or `train.focus`), kept in the training
+    state like the neighbourhoods (a resume needs neither the focus file nor the feature network); None when off (a
+    plain shuffle per epoch)."""
+    if not (cfg.train.balance or cfg.train.focus):
         return None
     if state is not None and "balance" in state:
         return state["balance"].to(torch.float64)
-    from ..data.clusters import balance_weights
+    from ..data.clusters import balance_weights, focus_weights
 
+    if cfg.train.focus:
+        return focus_weights(data, cfg.train.focus)
     return balance_weights(data.images, cfg.train.balance, device)
 
 
@@ -212,7 +215,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         from .init import check_init_labels
 
         check_init_labels(t.init, class_list(data))
-    evaluator = InTrainingEval(cfg, data.images, device) if t.eval_every and main else None
+    balance = balance_for(cfg, data, state, device)
+    # a focused run (train.focus) learns its chosen images: its evaluations score against those
+    targets = data.images[balance > 0] if t.focus and balance is not None else data.images
+    evaluator = InTrainingEval(cfg, targets, device) if t.eval_every and main else None
     if not resume and main:
         runlib.create_run_dir(out)
     if device.type == "cuda":
@@ -224,8 +230,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     image_classes = image_classes_for(cfg, data, state)
     n_classes = int(image_classes.max()) + 1 if image_classes is not None else len(data)
     neighbors = neighbors_for(cfg, data, state, device)
-    balance = balance_for(cfg, data, state, device)
-    if balance is not None and main and progress and state is None:
+    if t.focus and balance is not None and main and progress and state is None:
+        print(f"{out}: drawing only the {int((balance > 0).sum())} of {len(data)} images that {t.focus} names "
+              f"(train.focus)")
+    elif balance is not None and main and progress and state is None:
         p = balance * len(data)
         print(f"{out}: rare images drawn more often (train.balance {t.balance}): {float(p.min()):.2f}x to "
               f"{float(p.max()):.2f}x the uniform rate")
