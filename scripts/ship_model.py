@@ -6,6 +6,10 @@ safetensors under src/emojigan/pretrained/, with a model card written from the r
 
 `--mixture-with RUN[:best] ...` ships a mixture: the run's generator first, then these (same architecture and
 data), one file; seed k is drawn by member k mod M (`scripts/mixture_eval.py` measures one before shipping).
+RUN may also be a shipped model or an export (a mixture adds its members): then no D is shipped, and the D already
+shipped under NAME stays, e.g. one more member for the shipped faces64:
+
+    python scripts/ship_model.py faces64 faces64 --mixture-with runs/faces64-focus:best --eval EVAL --reproduce ...
 
 Checks: the fp16 generator draws the same images as the run's fp32 export (mean difference printed, must be
 under 1/255), and all shipped models together stay under the 60 MB budget.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,16 +63,19 @@ def main() -> int:
     ap.add_argument("--no-discriminator", action="store_true")
     ap.add_argument("--mixture-with", nargs="+", default=[], metavar="RUN[:best]",
                     help="more generators after the run's own: ship the uniform mixture of them all")
+    ap.add_argument("--dest", default=str(DEST), help="where the weights and card go (default: the package's pretrained/)")
     a = ap.parse_args()
     run = Path(a.run)
-    export = export_of(*load_run(run)[:2], a.checkpoint)
-    tensors, meta = read_export(export)
-    exports = [export]
-    for spec in a.mixture_with:
-        path, checkpoint = split_checkpoint(spec)
-        exports.append(export_of(*load_run(path)[:2], checkpoint))
+    raw = {} if run.suffix == ".safetensors" else load_run(a.run)[1]
+    exports = [export_file(a.run, a.checkpoint)] + [export_file(*split_checkpoint(s)) for s in a.mixture_with]
+    tensors, meta = read_export(exports[0])
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
+    # what the fp32 (or already shipped) generators draw, before anything is written over them: seeds 0-63
+    ref = load_generator(exports[0], precision="fp32") if len(exports) == 1 else None
+    ref = ref.sample_tensor(seeds=list(range(64))) if ref is not None else mixture_reference(exports)
+    if "shipped_model" in raw or run.suffix == ".safetensors":
+        a.no_discriminator = True  # no training state to take D from: a D already shipped under NAME stays
     state_path = run / "checkpoints" / f"{a.checkpoint}.pt"  # D comes from the training state (exports hold G)
     if not a.no_discriminator and not state_path.is_file():
         raise UserError(f"{run} has no {a.checkpoint} training state ({state_path}) to take D from; "
@@ -81,30 +89,50 @@ def main() -> int:
     data = dict(meta["data"])  # the run's data source is a local path: ship the dataset's name instead
     data["source"] = f"OpenMoji {OPENMOJI_VERSION}, subset '{data.get('subset') or 'custom'}'"
     meta = {**meta, "data": data, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
-    DEST.mkdir(parents=True, exist_ok=True)
-    g_path = DEST / f"{a.name}.safetensors"
-    save_file(fp16(tensors), str(g_path), metadata={"emojigan": json.dumps(meta)})
-    d_path = DEST / f"{a.name}.D.safetensors"
+    dest = Path(a.dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    g_path = dest / f"{a.name}.safetensors"
+    part = g_path.with_name(g_path.name + ".part")  # a new file, then a rename: the source may be this very file
+    save_file(fp16(tensors), str(part), metadata={"emojigan": json.dumps(meta)})
+    os.replace(part, g_path)
+    d_path = dest / f"{a.name}.D.safetensors"
     if not a.no_discriminator:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         save_file(fp16(state["D"]), str(d_path), metadata={"emojigan": json.dumps({"model": meta["model"],
                                                                                   "data": meta["data"]})})
-    # the fp16 weights must draw what the fp32 exports draw (member i: seeds i, i + M, ...)
-    m = len(exports)
-    ref = torch.empty(64, meta["data"]["channels"], meta["data"]["size"], meta["data"]["size"])
-    for i, e in enumerate(exports):
-        ref[i::m] = load_generator(e, precision="fp32").sample_tensor(seeds=list(range(i, 64, m)))
+    # the fp16 weights must draw what the fp32 exports drew
     got = load_generator(str(g_path), precision="fp32").sample_tensor(seeds=list(range(64)))
     diff = float((ref - got).abs().mean() * 127.5)
     print(f"{g_path}: fp16 vs fp32 export, mean |difference| {diff:.3f}/255")
     if diff > 1.0:
         raise SystemExit("fp16 weights change the images by more than 1/255 on average; not shipping")
-    total = sum(p.stat().st_size for p in DEST.glob("*.safetensors")) / 2**20
+    total = sum(p.stat().st_size for p in dest.glob("*.safetensors")) / 2**20
     print(f"all shipped weights: {total:.1f} MB (budget {BUDGET_MB} MB)")
     if total > BUDGET_MB:
         raise SystemExit(f"over the {BUDGET_MB} MB budget")
     write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
     return 0
+
+
+def export_file(src: str, checkpoint: str) -> Path:
+    """A run folder's generator export at `checkpoint`, a shipped model's file, or an export file as it is."""
+    return Path(src) if src.endswith(".safetensors") else export_of(*load_run(src)[:2], checkpoint)
+
+
+def mixture_reference(exports: list[Path]) -> torch.Tensor:
+    """Seeds 0-63 of the mixture of `exports` as their own files draw them: the members in order (a mixture among
+    them contributes each of its members), member i of M drawing seeds i, i + M, ... from the seeds' own latents."""
+    from emojigan.latent.sampling import z_from_seeds
+
+    loaded = [load_generator(e, precision="fp32") for e in exports]
+    members = [(g, j) for g in loaded for j in range(len(g.members))]
+    ref = None
+    for i, (g, j) in enumerate(members):
+        seeds = list(range(i, 64, len(members)))
+        x = g.sample_tensor(z=z_from_seeds(seeds, g.z_dim), member=j)
+        ref = torch.empty(64, *x.shape[1:]) if ref is None else ref
+        ref[i::len(members)] = x
+    return ref
 
 
 def mixture_line(meta: dict, name: str) -> str:
@@ -169,8 +197,8 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
 
 {a.notes}
 """
-    (DEST / f"{a.name}.md").write_text(text, encoding="utf-8")
-    print(f"model card {DEST / (a.name + '.md')}")
+    (g_path.parent / f"{a.name}.md").write_text(text, encoding="utf-8")
+    print(f"model card {g_path.parent / (a.name + '.md')}")
 
 
 if __name__ == "__main__":

@@ -270,3 +270,30 @@ def test_focus_list_keeps_the_rarely_recalled_emojis_and_train_reads_it(tmp_path
     missing = subprocess.run([*script[:2], str(tmp_path), "--out", str(tmp_path / "h.txt")], capture_output=True,
                              text=True, timeout=300)
     assert missing.returncode == 2 and "recall_hits.csv not found" in missing.stderr
+
+
+def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminator(tmp_path, tiny_run):
+    import torch
+
+    from emojigan.inference import load_generator
+    from emojigan.training.checkpoint import read_export
+
+    script, dest = [sys.executable, str(ROOT / "scripts" / "ship_model.py")], tmp_path / "pretrained"
+    first = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "train it"],
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    d_before = (dest / "toy.D.safetensors").read_bytes()
+    one = load_generator(dest / "toy.safetensors", precision="fp32").sample_tensor(seeds=[0, 2])
+    more = subprocess.run([*script, str(dest / "toy.safetensors"), "toy", "--dest", str(dest), "--mixture-with",
+                           str(tiny_run), "--reproduce", "then mix"], capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0, more.stderr
+    assert "fp16 vs fp32 export, mean |difference|" in more.stdout
+    tensors, meta = read_export(dest / "toy.safetensors")
+    assert meta["mixture"]["members"] == 2 and meta["reproduce"] == "then mix"
+    assert (dest / "toy.D.safetensors").read_bytes() == d_before         # no training state: the shipped D stays
+    g = load_generator(dest / "toy.safetensors", precision="fp32")
+    x = g.sample_tensor(seeds=[0, 1, 2])
+    assert torch.equal(x[[0, 2]], one)                                   # member 0: the model shipped before
+    tiny = load_generator(tiny_run / "generator.safetensors", precision="fp32").sample_tensor(seeds=[1])
+    assert (x[1] - tiny[0]).abs().mean() * 127.5 < 1.0                   # member 1: the run, in fp16
+    assert "A mixture of 2 generators" in (dest / "toy.md").read_text() and not list(dest.glob("*.part"))
