@@ -82,7 +82,8 @@ def main() -> int:
                         f"pass --no-discriminator to ship the generator alone")
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
-    keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real")
+    keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real", "n_fake",
+                                     "pr_sets")
              if k in metrics}
     from emojigan.data.catalog import OPENMOJI_VERSION
 
@@ -167,7 +168,8 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
         value = f"{metrics[k]:.3f}"
         if k == "recall":  # its range over the sets of 256, and the metrics version that measured it
             if "recall_min" in metrics:
-                value += f" ({metrics['recall_min']:.3f}-{metrics['recall_max']:.3f})"
+                value += f" ({metrics['recall_min']:.3f}-{metrics['recall_max']:.3f}"
+                value += f" over {metrics['pr_sets']} sets)" if "pr_sets" in metrics else ")"
             if "metrics_version" in metrics:
                 label = f"{label[:-1]}; metrics version {metrics['metrics_version']})"
         if k == "stray_fragment_rate" and "stray_fragment_rate_real" in metrics:
@@ -191,7 +193,7 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
   The weights and everything they generate derive from that artwork: **CC BY-SA 4.0**, share alike, with
   this attribution (PNGs written by `emojigan generate` carry it in a text chunk).
 
-| metric (`emojigan evaluate`, OpenMoji features, 512 samples) | value |
+| metric (`emojigan evaluate`, OpenMoji features, {metrics.get('n_fake', 512)} samples) | value |
 |---|---|
 {rows}
 

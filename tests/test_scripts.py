@@ -284,8 +284,13 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     assert first.returncode == 0, first.stderr
     d_before = (dest / "toy.D.safetensors").read_bytes()
     one = load_generator(dest / "toy.safetensors", precision="fp32").sample_tensor(seeds=[0, 2])
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "metrics.json").write_text('{"kid": 0.01, "recall": 0.55, "recall_min": 0.43, "recall_max": 0.6, '
+                                     '"pr_sets": 8, "n_fake": 2048, "metrics_version": 5}')
     more = subprocess.run([*script, str(dest / "toy.safetensors"), "toy", "--dest", str(dest), "--mixture-with",
-                           str(tiny_run), "--reproduce", "then mix"], capture_output=True, text=True, timeout=300)
+                           str(tiny_run), "--reproduce", "then mix", "--eval", str(ev)], capture_output=True,
+                          text=True, timeout=300)
     assert more.returncode == 0, more.stderr
     assert "fp16 vs fp32 export, mean |difference|" in more.stdout
     tensors, meta = read_export(dest / "toy.safetensors")
@@ -296,4 +301,6 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     assert torch.equal(x[[0, 2]], one)                                   # member 0: the model shipped before
     tiny = load_generator(tiny_run / "generator.safetensors", precision="fp32").sample_tensor(seeds=[1])
     assert (x[1] - tiny[0]).abs().mean() * 127.5 < 1.0                   # member 1: the run, in fp16
-    assert "A mixture of 2 generators" in (dest / "toy.md").read_text() and not list(dest.glob("*.part"))
+    card = (dest / "toy.md").read_text()
+    assert "A mixture of 2 generators" in card and not list(dest.glob("*.part"))
+    assert "OpenMoji features, 2048 samples" in card and "| 0.550 (0.430-0.600 over 8 sets) |" in card
