@@ -304,3 +304,24 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     card = (dest / "toy.md").read_text()
     assert "A mixture of 2 generators" in card and not list(dest.glob("*.part"))
     assert "OpenMoji features, 2048 samples" in card and "| 0.550 (0.430-0.600 over 8 sets) |" in card
+
+
+def test_recall_by_focus_splits_recall_between_the_focus_and_the_rest(tmp_path):
+    rows = {"a": [("1F600", "grinning face", 8), ("1F607", "smiling face with halo", 0), ("1F929", "star-struck", 2)],
+            "b": [("1F600", "grinning face", 6), ("1F607", "smiling face with halo", 8), ("1F929", "star-struck", 4)]}
+    for name, table in rows.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "recall_hits.csv").write_text(
+            "name,annotation,hits,sets\n" + "".join(f"{n},{a},{h},8\n" for n, a, h in table), encoding="utf-8")
+    (tmp_path / "f.txt").write_text("1F607\nstar-struck  # by annotation\n", encoding="utf-8")
+    script = [sys.executable, str(ROOT / "scripts" / "recall_by_focus.py"), str(tmp_path / "f.txt")]
+    out = subprocess.run([*script, str(tmp_path / "a"), str(tmp_path / "b")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    table = [ln.split("|")[2:5] for ln in out.stdout.splitlines() if ln.startswith(f"| {tmp_path}")]
+    assert [[c.strip() for c in r] for r in table] == [["0.125", "1.000", "1"], ["0.750", "0.750", "0"]]
+    assert "half its sets: smiling face with halo (8/8), star-struck (4/8)" in out.stdout
+    (tmp_path / "g.txt").write_text("no such face\n", encoding="utf-8")
+    bad = subprocess.run([*script[:2], str(tmp_path / "g.txt"), str(tmp_path / "a")], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 2 and "'no such face' is none of the evaluated emojis" in bad.stderr
