@@ -95,6 +95,7 @@ def main() -> int:
     g_path = dest / f"{a.name}.safetensors"
     part = g_path.with_name(g_path.name + ".part")  # a new file, then a rename: the source may be this very file
     save_file(fp16(tensors), str(part), metadata={"emojigan": json.dumps(meta)})
+    os.chmod(part, 0o644)  # readable like the rest of the package, whatever mode the new file was made with
     os.replace(part, g_path)
     d_path = dest / f"{a.name}.D.safetensors"
     if not a.no_discriminator:

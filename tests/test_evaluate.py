@@ -147,14 +147,14 @@ def test_evaluate_a_shipped_model_by_name(tmp_path):
     assert p.stdout.startswith(f"{out}/report.html: KID")
     m = json.loads((out / "metrics.json").read_text())
     gen = load_generator("faces64")
-    steps = [t["step"] for t in gen.meta["mixture"]["training"]]      # the shipped faces64 is a mixture of two
+    steps = [t["step"] for t in gen.meta["mixture"]["training"]]      # the shipped faces64 is a mixture of three
     assert m["step"] == steps and m["n_real"] == 111 and m["n_fake"] == 16
     with Image.open(out / "samples.png") as im:                       # 4x4 RGBA samples at 64 px, gridded
         assert im.size[0] > 4 * 64
     assert "faces64" in (out / "report.html").read_text()
     run_cli("compare", "faces64", "--n", "8", "--out", tmp_path / "cmp", "--quiet")
     table = (tmp_path / "cmp" / "compare.md").read_text()
-    assert f"| step | {steps[0]} + {steps[1]} |" in table
+    assert len(steps) == 3 and f"| step | {' + '.join(map(str, steps))} |" in table
     assert (tmp_path / "cmp" / "eval-faces64" / "metrics.json").is_file() and not Path("faces64").exists()
     p = run_cli("evaluate", "faces64", "--checkpoint", "best", "--out", tmp_path / "b", check=False)
     assert p.returncode == 2 and "a shipped model is one generator" in p.stderr and not (tmp_path / "b").exists()

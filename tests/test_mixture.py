@@ -146,5 +146,6 @@ def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
     assert _training({"epoch": [epoch, 3], "step": [step, 21]}) == \
         f"a mixture of generators at epoch {epoch}, step {step} and epoch 3, step 21"
     shipped = describe("faces64", resolve_model("faces64"))
-    # each member's own run: the session-19 continuations, 280 steps from --init (their cards give the totals)
-    assert shipped["members"] == 2 and shipped["steps"] == [280, 280]
+    # the session-19 continuations, 280 steps from --init each (their exports carried no --init record: the card gives
+    # the totals), and the session-21 focus member: 3,500 steps from the first, so 280 + 3,500 counted through it
+    assert shipped["members"] == 3 and shipped["steps"] == [280, 280, 3780]
