@@ -215,9 +215,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         from .init import check_init_labels
 
         check_init_labels(t.init, class_list(data))
-    balance = balance_for(cfg, data, state, device)
-    # a focused run (train.focus) learns its chosen images: its evaluations score against those
-    targets = data.images[balance > 0] if t.focus and balance is not None else data.images
+    # a focused run (train.focus) learns its chosen images, and its evaluations score against those (read here, before
+    # anything is written: the file is checked first; train.balance's weights come after the seed, as they always did)
+    focus = balance_for(cfg, data, state, device) if t.focus else None
+    targets = data.images[focus > 0] if focus is not None else data.images
     evaluator = InTrainingEval(cfg, targets, device) if t.eval_every and main else None
     if not resume and main:
         runlib.create_run_dir(out)
@@ -230,7 +231,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
     image_classes = image_classes_for(cfg, data, state)
     n_classes = int(image_classes.max()) + 1 if image_classes is not None else len(data)
     neighbors = neighbors_for(cfg, data, state, device)
-    if t.focus and balance is not None and main and progress and state is None:
+    balance = focus if focus is not None else balance_for(cfg, data, state, device)
+    if focus is not None and main and progress and state is None:
         print(f"{out}: drawing only the {int((balance > 0).sum())} of {len(data)} images that {t.focus} names "
               f"(train.focus)")
     elif balance is not None and main and progress and state is None:
