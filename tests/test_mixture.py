@@ -60,6 +60,8 @@ def test_cli_generates_and_interpolates_within_a_member(mixture, tmp_path):
     p = run_cli("interpolate", mix, "--from", "seed:0", "--to", "seed:7", "--out", tmp_path / "x.png", check=False)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "different generators of this mixture of 2" in p.stderr and "seed:0 and seed:6" in p.stderr
+    p = run_cli("interpolate", mix, "--from", "seed:2", "--to", "seed:3", "--out", tmp_path / "x.png", check=False)
+    assert p.returncode == 2 and "e.g. seed:2 and seed:4" in p.stderr            # a seed other than the start
     assert not (tmp_path / "x.png").exists()
 
 

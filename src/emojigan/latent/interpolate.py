@@ -55,9 +55,10 @@ def interpolate(gen, start: str, end: str, steps: int, seed: int = 0, redraw: in
     ma, mb = gen.member_of([sa, sb])
     if ma != mb:  # a mixture's members have latent spaces of their own: no path joins them
         m = len(gen.members)
+        near = sb - (sb - sa) % m  # the seed of seed sa's generator nearest below sb; another seed than sa itself
         raise UserError(f"seeds {sa} and {sb} are drawn by different generators of this mixture of {m} (seed k by "
                         f"generator k mod {m}); interpolate between seeds that are equal mod {m}, e.g. seed:{sa} "
-                        f"and seed:{sb - (sb - sa) % m}")
+                        f"and seed:{near if near != sa else sa + m}")
     da = db = 0
     if redraw:
         labels = [a.label, b.label] if gen.conditional else None
