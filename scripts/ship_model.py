@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.errors import UserError, script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint  # noqa: E402
+from emojigan.metrics.evaluate import export_file, load_run, split_checkpoint  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
@@ -72,8 +72,7 @@ def main() -> int:
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
     # what the fp32 (or already shipped) generators draw, before anything is written over them: seeds 0-63
-    ref = load_generator(exports[0], precision="fp32") if len(exports) == 1 else None
-    ref = ref.sample_tensor(seeds=list(range(64))) if ref is not None else mixture_reference(exports)
+    ref = reference_draws(exports)
     if "shipped_model" in raw or run.suffix == ".safetensors":
         a.no_discriminator = True  # no training state to take D from: a D already shipped under NAME stays
     state_path = run / "checkpoints" / f"{a.checkpoint}.pt"  # D comes from the training state (exports hold G)
@@ -116,14 +115,10 @@ def main() -> int:
     return 0
 
 
-def export_file(src: str, checkpoint: str) -> Path:
-    """A run folder's generator export at `checkpoint`, a shipped model's file, or an export file as it is."""
-    return Path(src) if src.endswith(".safetensors") else export_of(*load_run(src)[:2], checkpoint)
-
-
-def mixture_reference(exports: list[Path]) -> torch.Tensor:
-    """Seeds 0-63 of the mixture of `exports` as their own files draw them: the members in order (a mixture among
-    them contributes each of its members), member i of M drawing seeds i, i + M, ... from the seeds' own latents."""
+def reference_draws(exports: list[Path]) -> torch.Tensor:
+    """Seeds 0-63 of the mixture of `exports` as their own files draw them (one export: its own seeds 0-63): the
+    members in order (a mixture among them contributes each of its members), member i of M drawing seeds i, i + M,
+    ... from the seeds' own latents."""
     from emojigan.latent.sampling import z_from_seeds
 
     loaded = [load_generator(e, precision="fp32") for e in exports]

@@ -282,7 +282,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_mix(a) -> int:
-    from .metrics.evaluate import export_of, load_run, split_checkpoint
+    from .metrics.evaluate import export_file, split_checkpoint
     from .training.checkpoint import build_mixture, save_export
 
     out = Path(a.out)
@@ -290,10 +290,7 @@ def cmd_mix(a) -> int:
         raise UserError(f"--out {out} must be a .safetensors file")
     if out.exists() and not a.overwrite:
         raise UserError(f"--out {out} exists; choose another file or add --overwrite")
-    paths = []
-    for spec in a.members:
-        src, checkpoint = split_checkpoint(spec)
-        paths.append(export_of(*load_run(src)[:2], checkpoint) if not src.endswith(".safetensors") else Path(src))
+    paths = [export_file(*split_checkpoint(spec)) for spec in a.members]
     tensors, meta = build_mixture(paths)
     save_export(tensors, meta, out, sidecar=False)
     n = meta["mixture"]["members"]

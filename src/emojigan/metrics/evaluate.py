@@ -79,6 +79,11 @@ def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Pat
     return export
 
 
+def export_file(src: str, checkpoint: str = "latest") -> Path:
+    """A run folder's generator export at `checkpoint`, a shipped model's file, or a .safetensors export as it is."""
+    return Path(src) if src.endswith(".safetensors") else export_of(*load_run(src)[:2], checkpoint)
+
+
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model (by name) or an exported generator file (`.safetensors`), evaluated on the OpenMoji data
     its metadata names (subset, size, background)."""
