@@ -89,7 +89,10 @@ def test_scripts_refuse_bad_input_with_one_line_and_exit_2(tmp_path, tiny_run):
              (["ship_model.py", str(stateless), "never-written", "--reproduce", "x"], "to take D from"),
              (["faint_map.py", str(tiny_run), "--out", str(tmp_path / "out.png")], "faint alpha needs a transparent"),
              (["faint_map.py", "faces64", "--out", str(kept / "note.txt")], "must be a .png file"),
-             (["faint_map.py", "faces64", "--n", "0", "--out", str(tmp_path / "out.png")], "--n 0 is out of range")]
+             (["faint_map.py", "faces64", "--n", "0", "--out", str(tmp_path / "out.png")], "--n 0 is out of range"),
+             (["clean_stats.py", "faces64", "--n", "0"], "--n 0 is out of range"),
+             (["clean_stats.py", str(tiny_run), "--n", "4"], "need a transparent model"),
+             (["clean_stats.py", "faces64", "--n", "4", "--data", str(tmp_path / "missing")], "does not exist")]
     for args, words in cases:
         out = subprocess.run([sys.executable, str(ROOT / "scripts" / args[0]), *args[1:]],
                              capture_output=True, text=True, timeout=300)
@@ -325,3 +328,29 @@ def test_recall_by_focus_splits_recall_between_the_focus_and_the_rest(tmp_path):
     bad = subprocess.run([*script[:2], str(tmp_path / "g.txt"), str(tmp_path / "a")], capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 2 and "'no such face' is none of the evaluated emojis" in bad.stderr
+
+
+def test_clean_stats_places_each_fragment_against_its_nearest_emoji(tmp_path, tiny_rgba_run, faces32_rgba):
+    import torch
+
+    mod = _load("clean_stats")
+    keys = torch.zeros(2, 32 * 32)
+    keys[0].view(32, 32)[8:24, 8:24] = 1.0                # emoji 0: a 16 px square
+    keys[1].view(32, 32)[0:4, 0:32] = 1.0                 # emoji 1: a bar along the top
+    x = -torch.ones(1, 4, 32, 32)
+    x[0, 3, 8:24, 8:24] = 1.0                             # the sample is emoji 0's square...
+    x[0, 3, 8, 27] = 1.0                                  # ...+ a pixel 4 px right of it
+    x[0, 3, 11:14, 11] = x[0, 3, 11, 12:14] = x[0, 3, 13, 12:14] = x[0, 3, 12, 13] = -1.0
+    x[0, 3, 12, 12] = 1.0                                 # ...+ a pixel cut off inside it by a transparent ring
+    d = sorted(mod.fragment_distances(x, keys).tolist())
+    assert d == [0.0, 4.0]
+    assert mod.stray_fragments(x).tolist() == [2]
+    rows = mod.member_rows("m", torch.cat([x, -torch.ones(1, 4, 32, 32)]), np.array([0, 1]), keys)
+    assert [r[0] for r in rows] == ["m", "  member 0", "  member 1"]
+    assert rows[0][2] == "50.0%" and rows[1][2] == "100.0%" and rows[2][2] == "0.0%"
+    assert rows[1][5:] == ["50%", "0%", "0%", "50%", "0%"] and rows[2][5:] == ["-"] * 5
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "clean_stats.py"), f"tiny={tiny_rgba_run}", "--n", "8",
+                          "--data", str(faces32_rgba)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = out.stdout.strip().splitlines()[2].split("|")
+    assert row[1].strip() == "tiny" and row[2].strip() == "8" and len(row) == 2 + 10
