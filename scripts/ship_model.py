@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -91,26 +93,36 @@ def main() -> int:
     meta = {**meta, "data": data, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
     dest = Path(a.dest)
     dest.mkdir(parents=True, exist_ok=True)
-    g_path = dest / f"{a.name}.safetensors"
-    part = g_path.with_name(g_path.name + ".part")  # a new file, then a rename: the source may be this very file
-    save_file(fp16(tensors), str(part), metadata={"emojigan": json.dumps(meta)})
-    os.chmod(part, 0o644)  # readable like the rest of the package, whatever mode the new file was made with
-    os.replace(part, g_path)
-    d_path = dest / f"{a.name}.D.safetensors"
-    if not a.no_discriminator:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        save_file(fp16(state["D"]), str(d_path), metadata={"emojigan": json.dumps({"model": meta["model"],
-                                                                                  "data": meta["data"]})})
-    # the fp16 weights must draw what the fp32 exports drew
-    got = load_generator(str(g_path), precision="fp32").sample_tensor(seeds=list(range(64)))
-    diff = float((ref - got).abs().mean() * 127.5)
-    print(f"{g_path}: fp16 vs fp32 export, mean |difference| {diff:.3f}/255")
-    if diff > 1.0:
-        raise SystemExit("fp16 weights change the images by more than 1/255 on average; not shipping")
-    total = sum(p.stat().st_size for p in dest.glob("*.safetensors")) / 2**20
-    print(f"all shipped weights: {total:.1f} MB (budget {BUDGET_MB} MB)")
-    if total > BUDGET_MB:
-        raise SystemExit(f"over the {BUDGET_MB} MB budget")
+    g_path, d_path = dest / f"{a.name}.safetensors", dest / f"{a.name}.D.safetensors"
+    # staged beside the package and checked there; only then moved over what is shipped (the source may be that
+    # very file): a failed check leaves the shipped files as they were
+    stage = Path(tempfile.mkdtemp(prefix=f".{a.name}-", dir=dest))
+    try:
+        staged = {g_path: stage / g_path.name}
+        save_file(fp16(tensors), str(staged[g_path]), metadata={"emojigan": json.dumps(meta)})
+        if not a.no_discriminator:
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
+            staged[d_path] = stage / d_path.name
+            save_file(fp16(state["D"]), str(staged[d_path]),
+                      metadata={"emojigan": json.dumps({"model": meta["model"], "data": meta["data"]})})
+        # the fp16 weights must draw what the fp32 exports drew
+        got = load_generator(str(staged[g_path]), precision="fp32").sample_tensor(seeds=list(range(64)))
+        diff = float((ref - got).abs().mean() * 127.5)
+        print(f"{g_path}: fp16 vs fp32 export, mean |difference| {diff:.3f}/255")
+        if diff > 1.0:
+            raise UserError(f"the fp16 weights change the images by {diff:.2f}/255 on average (over 1/255); not shipping")
+        sizes = {p: p.stat().st_size for p in dest.glob("*.safetensors")}
+        sizes |= {final: tmp.stat().st_size for final, tmp in staged.items()}
+        total = sum(sizes.values()) / 2**20
+        print(f"all shipped weights: {total:.1f} MB (budget {BUDGET_MB} MB)")
+        if total > BUDGET_MB:
+            raise UserError(f"all shipped weights would be {total:.1f} MB, over the {BUDGET_MB} MB budget; not shipping "
+                            f"(nothing in {dest} changed)")
+        for final, tmp in staged.items():
+            os.chmod(tmp, 0o644)  # readable like the rest of the package, whatever mode the new file was made with
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
     return 0
 

@@ -305,8 +305,15 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     tiny = load_generator(tiny_run / "generator.safetensors", precision="fp32").sample_tensor(seeds=[1])
     assert (x[1] - tiny[0]).abs().mean() * 127.5 < 1.0                   # member 1: the run, in fp16
     card = (dest / "toy.md").read_text()
-    assert "A mixture of 2 generators" in card and not list(dest.glob("*.part"))
+    assert "A mixture of 2 generators" in card and not [p for p in dest.iterdir() if p.name.startswith(".")]
     assert "OpenMoji features, 2048 samples" in card and "| 0.550 (0.430-0.600 over 8 sets) |" in card
+    shipped = {p.name: p.read_bytes() for p in dest.iterdir()}
+    with open(dest / "big.safetensors", "wb") as f:                    # another model filling the budget (sparse)
+        f.truncate(60 * 2**20)
+    over = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "x"],
+                          capture_output=True, text=True, timeout=300)
+    assert over.returncode == 2 and "over the 60 MB budget; not shipping" in over.stderr
+    assert {p.name: p.read_bytes() for p in dest.iterdir() if p.name != "big.safetensors"} == shipped
 
 
 def test_recall_by_focus_splits_recall_between_the_focus_and_the_rest(tmp_path):
