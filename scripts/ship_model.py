@@ -65,6 +65,9 @@ def main() -> int:
     ap.add_argument("--no-discriminator", action="store_true")
     ap.add_argument("--mixture-with", nargs="+", default=[], metavar="RUN[:best]",
                     help="more generators after the run's own: ship the uniform mixture of them all")
+    ap.add_argument("--trained-before", default="", metavar="STEPS[,STEPS...]",
+                    help="per generator (a mixture's in order, 'keep' = as recorded): the steps its --init start had "
+                         "trained in all, where that model's export did not record them (shipped before session 21)")
     ap.add_argument("--dest", default=str(DEST), help="where the weights and card go (default: the package's pretrained/)")
     a = ap.parse_args()
     run = Path(a.run)
@@ -73,6 +76,8 @@ def main() -> int:
     tensors, meta = read_export(exports[0])
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
+    if a.trained_before:
+        set_trained_before(meta, a.trained_before)
     # what the fp32 (or already shipped) generators draw, before anything is written over them: seeds 0-63
     ref = reference_draws(exports)
     if "shipped_model" in raw or run.suffix == ".safetensors":
@@ -125,6 +130,27 @@ def main() -> int:
         shutil.rmtree(stage, ignore_errors=True)
     write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
     return 0
+
+
+def set_trained_before(meta: dict, spec: str) -> None:
+    """Correct each generator's training record (a mixture's members in order) where its `--init` start did not
+    record its own total: `spec` is comma-separated steps, 'keep' to keep a record. The start's steps become
+    `init.step`, `total_step` = those + the run's own steps, `total_epoch` from the run's steps per epoch."""
+    records = meta["mixture"]["training"] if "mixture" in meta else [meta["training"]]
+    parts = [p.strip() for p in spec.split(",")]
+    if len(parts) != len(records) or not all(p == "keep" or p.isdigit() for p in parts):
+        raise UserError(f"--trained-before {spec}: give {len(records)} step count(s) or 'keep', comma-separated, one "
+                        f"per generator")
+    for r, p in zip(records, parts):
+        if p == "keep":
+            continue
+        if not r.get("step"):
+            raise UserError(f"--trained-before {spec}: a generator has no training record of its own steps")
+        r["init"] = {**r.get("init", {"from": "(not recorded)", "member": 0}), "step": int(p)}
+        r["total_step"] = int(p) + r["step"]
+        r["total_epoch"] = round(r["total_step"] * r["epoch"] / r["step"])
+        r["init"]["epoch"] = r["total_epoch"] - r["epoch"]
+    meta["training"] = records[0]
 
 
 def reference_draws(exports: list[Path]) -> torch.Tensor:

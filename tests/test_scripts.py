@@ -292,12 +292,15 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     (ev / "metrics.json").write_text('{"kid": 0.01, "recall": 0.55, "recall_min": 0.43, "recall_max": 0.6, '
                                      '"pr_sets": 8, "n_fake": 2048, "metrics_version": 5}')
     more = subprocess.run([*script, str(dest / "toy.safetensors"), "toy", "--dest", str(dest), "--mixture-with",
-                           str(tiny_run), "--reproduce", "then mix", "--eval", str(ev)], capture_output=True,
-                          text=True, timeout=300)
+                           str(tiny_run), "--reproduce", "then mix", "--eval", str(ev), "--trained-before", "keep,1000"],
+                          capture_output=True, text=True, timeout=300)
     assert more.returncode == 0, more.stderr
     assert "fp16 vs fp32 export, mean |difference|" in more.stdout
     tensors, meta = read_export(dest / "toy.safetensors")
     assert meta["mixture"]["members"] == 2 and meta["reproduce"] == "then mix"
+    own, corrected = meta["mixture"]["training"]                        # --trained-before: member 1's start
+    assert "init" not in own and (own["step"], own["epoch"]) == (21, 3) and corrected["total_step"] == 1021
+    assert corrected["init"]["step"] == 1000 and corrected["total_epoch"] == 146 and corrected["init"]["epoch"] == 143
     assert (dest / "toy.D.safetensors").read_bytes() == d_before         # no training state: the shipped D stays
     g = load_generator(dest / "toy.safetensors", precision="fp32")
     x = g.sample_tensor(seeds=[0, 1, 2])
@@ -313,6 +316,9 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     over = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "x"],
                           capture_output=True, text=True, timeout=300)
     assert over.returncode == 2 and "over the 60 MB budget; not shipping" in over.stderr
+    bad = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "x", "--trained-before",
+                          "5,6"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "give 1 step count(s)" in bad.stderr
     assert {p.name: p.read_bytes() for p in dest.iterdir() if p.name != "big.safetensors"} == shipped
 
 
