@@ -77,6 +77,11 @@ class TrainConfig:
     stray: float = 0.0          # RGBA (off on black/white data): G also minimises w * the alpha of its pixels with little alpha around them (7x7 mean
                                 # below 0.25 at 64x64) beyond the real batch's (step.py stray_loss): against broken
                                 # bits of outline; 0 = off
+    fragments: float = 0.0      # RGBA (off on black/white data): G also minimises w * the alpha summed over its images'
+                                # stray fragments, the 4-connected parts of at most 12 px at 64x64 (evaluate's stray-
+                                # fragment measure) at alpha 0.25 and 0.5, found each step on the CPU (step.py
+                                # fragment_loss; no CUDA graphs): against broken bits of outline however near the face;
+                                # 0 = off
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
                                 # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
@@ -211,7 +216,7 @@ class Config:
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("grain", 1000), ("silhouette", 10000), ("imle", 1000),
+                        ("stray", 10000), ("fragments", 100), ("grain", 1000), ("silhouette", 10000), ("imle", 1000),
                         ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
         if not 0 <= t.silhouette_margin <= 16:

@@ -437,22 +437,65 @@ def test_stray_term_is_in_the_g_step_only():
         resolve("faces64", None, [("train.stray", "-1")])
 
 
+def test_fragment_loss_pulls_exactly_the_stray_fragments_to_transparent():
+    from emojigan.metrics.image_stats import stray_fragments
+    from emojigan.training.step import fragment_loss, fragment_mask
+
+    x = -torch.ones(2, 4, 64, 64)
+    x[:, 3, 10:50, 10:50] = 1.0                           # a face...
+    x[:, 3, 54:60, 28:34] = 1.0                           # ...and a detached 36-pixel tear: not a fragment
+    x[0, 3, 20, 52] = 0.6                                 # alpha 0.8, 2 px off the face: a fragment
+    x[0, 3, 30, 51] = 0.6                                 # alpha 0.8, joined to the face by...
+    x[0, 3, 30, 50] = -0.4                                # ...an alpha-0.3 pixel: a fragment at the 0.5 level
+    x[1, 3, 5, 5] = -0.4                                  # alpha 0.3 alone: a fragment at the 0.25 level only
+    mask = fragment_mask(x)[:, 0]
+    assert mask[0].nonzero().tolist() == [[20, 52], [30, 51]] and mask[1].nonzero().tolist() == [[5, 5]]
+    assert stray_fragments(x).tolist() == [2, 0]          # evaluate's measure (0.5 level) sees the first two
+    fake = x.clone().requires_grad_(True)
+    loss = fragment_loss(fake)
+    assert float(loss.detach()) == pytest.approx((0.8 + 0.8 + 0.3) / 2)
+    loss.backward()
+    grad = fake.grad[:, 3]
+    assert (grad[mask.bool()] == 0.25).all() and int((grad != 0).sum()) == 3   # d(alpha)/dx = 1/2, over 2 images
+    assert (fake.grad[:, :3] == 0).all()
+    clean = x.clone()
+    clean[0, 3, 20, 52] = clean[0, 3, 30, 51] = clean[1, 3, 5, 5] = -1.0
+    assert float(fragment_loss(clean)) == 0.0
+    small = torch.nn.functional.interpolate(x, size=32, mode="nearest")   # the size limit scales with the area
+    assert fragment_mask(small)[:, 0].nonzero().tolist() == [[0, 10, 26]]  # (20, 52) kept; the others fell between
+
+
+def test_fragment_term_is_in_the_g_step_only():
+    torch.manual_seed(0)
+    real, z = -torch.ones(4, 4, 32, 32), torch.randn(4, 16)
+    real[:, :, 4:28, 4:28] = 1.0
+    assert_g_step_only(_gan(4, 30.0), _gan(4, 30.0, fragments=1.0), real, z, "loss_fragments")
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.fragments -1.0 is out of range"):
+        resolve("faces64", None, [("train.fragments", "-1")])
+
+
 def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces32_rgba, tmp_path):
     """The faces64 preset sets train.faint_alpha: on RGBA data the run logs loss_faint and loss_stray; on a black
     background it says they are off, logs neither, and trains as without them."""
     tiny = [x for x in TINY if x != "--quiet"]          # the notice is printed with the progress output
-    opts = ["--set", "train.faint_alpha=30", "--set", "train.stray=30", "--epochs", "1", *tiny]
+    opts = ["--set", "train.faint_alpha=30", "--set", "train.stray=30", "--set", "train.fragments=1", "--epochs", "1",
+            *tiny]
     rgba = run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", *opts,
                    "--set", "train.grain=1", "--out", tmp_path / "rgba")
     rows = [json.loads(x) for x in (tmp_path / "rgba" / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]
-    assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 and r["loss_grain"] >= 0 for r in train_rows)
+    assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 and r["loss_grain"] >= 0 and r["loss_fragments"] >= 0
+               for r in train_rows)
     assert train_rows and "off on" not in rgba.stdout      # (a fresh G's alpha sits near 0.5: little faint yet)
     black = run_cli("train", "--preset", "dcgan64", "--data", faces32, *opts, "--out", tmp_path / "black")
     plain = run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", *tiny, "--out", tmp_path / "plain")
-    assert "train.faint_alpha / train.stray act on the alpha channel; off on this black background" in black.stdout
+    assert ("train.faint_alpha / train.stray / train.fragments act on the alpha channel; off on this black background"
+            in black.stdout)
     rows = [json.loads(x) for x in (tmp_path / "black" / "metrics.jsonl").read_text().splitlines()]
-    assert all("loss_faint" not in r and "loss_stray" not in r and "loss_grain" not in r for r in rows)
+    assert all("loss_faint" not in r and "loss_stray" not in r and "loss_grain" not in r and "loss_fragments" not in r
+               for r in rows)
     a = load_file(tmp_path / "black" / "generator.safetensors")
     b = load_file(tmp_path / "plain" / "generator.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

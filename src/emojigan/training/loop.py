@@ -246,8 +246,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         print(f"{out}: {len(data)} images in {n_classes} clusters of {min(sizes)}-{max(sizes)} (sizes {sizes})")
     # the alpha-channel losses act on RGBA data only; a preset that sets them (faces64) still trains on black/white
     rgba = cfg.data.channels == 4
-    faint_w, stray_w, sil_w = (t.faint_alpha, t.stray, t.silhouette) if rgba else (0.0, 0.0, 0.0)
-    alpha_set = [f"train.{k}" for k in ("faint_alpha", "stray", "silhouette") if getattr(t, k)]
+    faint_w, stray_w, sil_w, frag_w = (t.faint_alpha, t.stray, t.silhouette, t.fragments) if rgba else (0.0,) * 4
+    alpha_set = [f"train.{k}" for k in ("faint_alpha", "stray", "silhouette", "fragments") if getattr(t, k)]
     if not rgba and alpha_set and main and progress and state is None:
         print(f"{out}: {' / '.join(alpha_set)} act{'s' if len(alpha_set) == 1 else ''} on the alpha channel; "
               f"off on this {cfg.data.background} background")
@@ -266,9 +266,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         freeze_discriminator(D, t.freeze_d)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's or the self-supervised
-    # D's in-step draws from the run's noise generator
+    # D's in-step draws from the run's noise generator, nor the fragment loss's CPU labelling
     graphs = (t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
-              and not m.d_recon and not t.imle and not t.patch)
+              and not m.d_recon and not t.imle and not t.patch and not frag_w)
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     P = opt_P = None
     if t.patch:  # the PatchGAN critic: its own weights (from the seed's stream, after G and D) and Adam at D's rate
@@ -361,7 +361,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
                   stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
-                  silhouette=sil_w, outside=sil_masks, silhouette_keys=sil_keys)
+                  silhouette=sil_w, outside=sil_masks, silhouette_keys=sil_keys, fragments=frag_w)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -394,7 +394,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                                    f"the last good state (epoch {last_ckpt}) is kept in {out}")
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
                         ("loss_imle", t.imle), ("loss_faint", faint_w), ("loss_stray", stray_w),
-                        ("loss_grain", t.grain), ("loss_silhouette", sil_w),
+                        ("loss_grain", t.grain), ("loss_silhouette", sil_w), ("loss_fragments", frag_w),
                         *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]

@@ -11,17 +11,18 @@ import copy
 import functools
 import warnings
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.image_stats import FAINT_ALPHA, median_residual, rgb01  # the faint range the faint-alpha metric counts: the loss's top
+from ..metrics.image_stats import FAINT_ALPHA, STRAY_PIXELS, median_residual, rgb01  # the faint range the faint-alpha metric counts: the loss's top
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
          "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray", "loss_grain",
-         "loss_silhouette")
+         "loss_silhouette", "loss_fragments")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -91,6 +92,37 @@ def stray_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """relu(isolated_mass(fake) - isolated_mass(real)): G pays for the stray bits of outline it leaves beside a
     face beyond what the real batch holds (`evaluate`'s stray-fragment rate counts them)."""
     return torch.relu(isolated_mass(fake) - isolated_mass(real).detach())
+
+
+FRAGMENT_ALPHA = (0.25, 0.5)  # the parts are found at each of these alpha levels: 0.5 is `evaluate`'s measure; 0.25
+                             # also catches a fragment joined to the face only through half-transparent pixels, and
+                             # one pushed just under 0.5, which would still show as a grey dot
+
+
+def fragment_mask(x: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) 0/1 mask of an RGBA batch in [-1, 1]: its pixels in a stray fragment, a 4-connected part of
+    at most STRAY_PIXELS pixels at 64x64 (scaled by area; `evaluate`'s stray-fragment measure) of the alpha above
+    any level of FRAGMENT_ALPHA. Found on the CPU (scipy.ndimage.label), without gradient."""
+    from scipy import ndimage
+
+    a = ((x[:, 3].detach().float().clamp(-1, 1) + 1) / 2).cpu().numpy()
+    limit = max(1, round(STRAY_PIXELS * a.shape[-1] * a.shape[-2] / 64 ** 2))
+    mask = np.zeros(a.shape, bool)
+    for i, im in enumerate(a):
+        for level in FRAGMENT_ALPHA:
+            labels, n = ndimage.label(im > level)
+            small = np.bincount(labels.ravel(), minlength=n + 1) <= limit
+            small[0] = False  # the background
+            mask[i] |= small[labels]
+    return torch.from_numpy(mask).to(x.device, x.dtype).unsqueeze(1)
+
+
+def fragment_loss(fake: torch.Tensor) -> torch.Tensor:
+    """G's alpha summed over its images' stray fragments (`fragment_mask`), averaged over the batch: each
+    fragment pixel is pulled to transparent, however near the face it lies (the silhouette loss spares a margin
+    around the nearest emoji and the stray loss pixels with a face in their window), and nothing else is touched."""
+    a = (fake[:, 3:4].float() + 1) / 2
+    return (a * fragment_mask(fake).float()).sum() / fake.shape[0]
 
 
 SILHOUETTE_MARGIN, SILHOUETTE_ALPHA = 2, 0.02  # at 64x64: 2 pixels around the emoji's pixels of alpha above 0.02
@@ -176,8 +208,8 @@ class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
-    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray, grain and
-    silhouette terms)
+    discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray, grain,
+    silhouette and fragment terms)
     as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
@@ -192,7 +224,8 @@ class GANStep:
                  P: nn.Module | None = None, opt_P: torch.optim.Optimizer | None = None, patch: float = 0.0,
                  P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0,
                  grain: float = 0.0, grain_ref: float | None = None, silhouette: float = 0.0,
-                 outside: torch.Tensor | None = None, silhouette_keys: torch.Tensor | None = None):
+                 outside: torch.Tensor | None = None, silhouette_keys: torch.Tensor | None = None,
+                 fragments: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -209,6 +242,7 @@ class GANStep:
             raise ValueError("a patch weight needs the patch discriminator P and its optimizer opt_P")
         self.faint_alpha = faint_alpha  # weight of `faint_alpha_loss` in the G step (RGBA only; 0 = off)
         self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
+        self.fragments = fragments  # weight of `fragment_loss` in the G step (RGBA only; 0 = off)
         self.grain = grain  # weight of `grain_loss` in the G step (0 = off)
         self.grain_ref = grain_ref  # the training set's grain energy (`dataset_grain`); None: each real batch's
         # weight of `silhouette_loss`, and its masks: per label (conditional), or per training image with the
@@ -276,7 +310,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = sil = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = sil = frag = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -335,6 +369,9 @@ class GANStep:
         if self.stray > 0:
             stray = stray_loss(fake, real)
             total_g = total_g + self.stray * stray
+        if self.fragments > 0:
+            frag = fragment_loss(fake)
+            total_g = total_g + self.fragments * frag
         if self.grain > 0:
             grain = grain_loss(fake, real if self.grain_ref is None else self.grain_ref)
             total_g = total_g + self.grain * grain
@@ -359,7 +396,7 @@ class GANStep:
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
                                 im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float(),
-                                stray.float(), grain.float(), sil.float()])
+                                stray.float(), grain.float(), sil.float(), frag.float()])
 
 
 class GraphedStep:
