@@ -95,15 +95,16 @@ def test_z_draws_continue_each_seeds_generator():
 
 
 def test_redraw_replaces_fragmented_samples_by_their_seeds_next_draw(tmp_path):
-    """The shipped faces64 leaves a stray fragment in about one sample in fourteen: --redraw replaces exactly those,
-    each by its own seed's next draw (the same mixture member), and leaves every other sample as it was."""
+    """The shipped faces64 leaves a stray fragment in about one sample in 45 (none among seeds 0-63): --redraw
+    replaces exactly those, each by its own seed's next draw (the same mixture member), and leaves every other sample
+    as it was."""
     from emojigan.metrics.image_stats import stray_fragments
 
     gen = emojigan.load_generator("faces64")
-    seeds = list(range(64))
+    seeds = list(range(256))
     plain = gen.sample_tensor(seeds=seeds)
     frag = stray_fragments(plain) > 0
-    assert 2 <= frag.sum() <= 32
+    assert 2 <= frag.sum() <= 64
     x, draws = gen.sample_redrawn(seeds, redraw=8)
     d = np.array(draws)
     assert not (d > 0)[~frag].any() and (d > 0).sum() >= frag.sum() // 2  # only fragmented ones were redrawn
@@ -115,9 +116,9 @@ def test_redraw_replaces_fragmented_samples_by_their_seeds_next_draw(tmp_path):
     for i in np.flatnonzero(frag)[:3]:                                   # a redrawn sample is its seed's draw d
         assert torch.equal(x[i], gen.sample_tensor(seeds=[seeds[i]], draws=[draws[i]])[0])
     assert torch.equal(gen.sample_tensor(seeds=seeds, redraw=8), x)
-    p = run_cli("generate", "--seeds", "0-63", "--redraw", "8", "--separate", tmp_path / "r")
+    p = run_cli("generate", "--seeds", "0-255", "--redraw", "8", "--separate", tmp_path / "r")
     left = int((stray_fragments(x) > 0).sum())
-    assert f"{int((d > 0).sum())} of 64 samples replaced by a later draw of their seed with fewer stray fragments; " \
+    assert f"{int((d > 0).sum())} of 256 samples replaced by a later draw of their seed with fewer stray fragments; " \
            f"{left} still have one" in p.stdout
     i = int(np.flatnonzero(frag)[0])
     with Image.open(tmp_path / "r" / f"seed{i:04d}.png") as im:
@@ -134,8 +135,8 @@ def test_redraw_needs_an_alpha_channel_and_a_sane_count(tiny_run, tmp_path):
 
 def test_interpolate_with_redraw_starts_where_generate_redraw_shows_the_seed(tmp_path):
     gen = emojigan.load_generator("faces64")
-    x, draws = gen.sample_redrawn(list(range(64)), redraw=8)
-    i = next(s for s, d in enumerate(draws) if d > 0)                   # a seed whose first draw was fragmented
+    x, draws = gen.sample_redrawn(list(range(256)), redraw=8)
+    i = next(s for s, d in enumerate(draws) if d > 0 and s < 250)       # a seed whose first draw was fragmented
     from emojigan.latent.interpolate import interpolate
 
     j = i + len(gen.members)                                             # the same mixture member as seed i

@@ -148,6 +148,6 @@ def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
     assert _training({"epoch": [epoch, 3], "step": [step, 21]}) == \
         f"a mixture of generators at epoch {epoch}, step {step} and epoch 3, step 21"
     shipped = describe("faces64", resolve_model("faces64"))
-    # the session-19 continuations, 280 steps from --init each (their exports carried no --init record: the card gives
-    # the totals), and the session-21 focus member: 3,500 steps from the first, so 280 + 3,500 counted through it
-    assert shipped["members"] == 3 and shipped["steps"] == [280, 280, 3780]
+    # session 22's continuations, 560 steps each from --init of the three generators shipped before them, whose
+    # totals (18,655, 22,680 and 22,155: their exports had not recorded them all) `ship_model.py --trained-before` set
+    assert shipped["members"] == 3 and shipped["steps"] == [19215, 23240, 22715]
