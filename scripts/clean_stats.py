@@ -18,8 +18,7 @@ from scipy import ndimage
 
 from emojigan.data.dataset import load_images
 from emojigan.errors import UserError, script_main
-from emojigan.inference import load_generator
-from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint
+from emojigan.metrics.evaluate import titled_generator
 from emojigan.metrics.image_stats import STRAY_PIXELS, faint_alpha, stray_fragments
 
 DISTANCE_BINS = ((0, 0.5, "on the silhouette"), (0.5, 1.5, "1 px off"), (1.5, 2.5, "2 px off"),
@@ -78,17 +77,13 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for spec in a.models:
-        title, _, src = spec.rpartition("=")
-        path, checkpoint = split_checkpoint(src)
-        gen = load_generator(export_of(*load_run(path)[:2], checkpoint))
-        if gen.channels != 4:
-            raise UserError(f"{src} draws without an alpha channel; fragments and faint alpha need a transparent model")
+        title, gen = titled_generator(spec, needs_alpha="fragments and faint alpha need")
         if a.data and gen.size not in keys:
             real = load_images(a.data, gen.size, "transparent").images
             keys[gen.size] = ((real[:, 3].float() + 1) / 2).flatten(1)
         seeds = list(range(a.n))
         x = gen.sample_tensor(seeds=seeds)
-        for row in member_rows(title or src, x, np.array(gen.member_of(seeds)), keys.get(gen.size)):
+        for row in member_rows(title, x, np.array(gen.member_of(seeds)), keys.get(gen.size)):
             print("| " + " | ".join(row) + " |")
 
 

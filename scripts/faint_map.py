@@ -17,8 +17,7 @@ import torch
 
 from emojigan import images
 from emojigan.errors import UserError, script_main
-from emojigan.inference import load_generator
-from emojigan.metrics.evaluate import export_of, load_run, split_checkpoint
+from emojigan.metrics.evaluate import titled_generator
 from emojigan.metrics.image_stats import FAINT_ALPHA, faint_alpha
 
 MAGENTA = (255, 0, 255)
@@ -51,14 +50,10 @@ def main() -> None:
         raise UserError(f"--out {out} must be a .png file")
     panels = []
     for spec in a.models:
-        title, _, src = spec.rpartition("=")
-        path, checkpoint = split_checkpoint(src)
-        gen = load_generator(export_of(*load_run(path)[:2], checkpoint))
-        if gen.channels != 4:
-            raise UserError(f"{src} draws without an alpha channel; faint alpha needs a transparent model")
+        title, gen = titled_generator(spec, needs_alpha="faint alpha needs")
         x = gen.sample_tensor(seeds=list(range(a.seed, a.seed + a.n)))
         share = float(faint_alpha(x).mean())
-        panels.append((f"{title or src}: faint alpha {share:.2%} of pixels", faint_panel(x, a.nrow)))
+        panels.append((f"{title}: faint alpha {share:.2%} of pixels", faint_panel(x, a.nrow)))
     images.save_png(images.side_by_side(panels), out)
     print(f"{out}: {len(panels)} panels, faint alpha (alpha {FAINT_ALPHA[0]}-{FAINT_ALPHA[1]}) in magenta")
 

@@ -65,6 +65,19 @@ def split_checkpoint(spec: str) -> tuple[str, str]:
     return spec, "latest"
 
 
+def titled_generator(spec: str, needs_alpha: str = "") -> tuple[str, Any]:
+    """'TITLE=NAME' or 'NAME' (a shipped name, a run folder as RUN[:best], or an export) -> (its title, the loaded
+    generator), as the scripts name models side by side. `needs_alpha`: what needs a transparent model, if one does."""
+    from ..inference import load_generator
+
+    title, _, src = spec.rpartition("=")
+    path, checkpoint = split_checkpoint(src)
+    gen = load_generator(export_of(*load_run(path)[:2], checkpoint))
+    if needs_alpha and gen.channels != 4:
+        raise UserError(f"{src} draws without an alpha channel; {needs_alpha} a transparent model")
+    return title or src, gen
+
+
 def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Path:
     """The generator file of `load_run`'s result at `checkpoint` (latest | best)."""
     if checkpoint not in ("latest", "best"):
