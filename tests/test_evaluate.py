@@ -163,7 +163,8 @@ def test_evaluate_a_shipped_model_by_name(tmp_path):
 def test_evaluate_measures_the_redrawing_sampler(tmp_path):
     """`evaluate --redraw R` measures generate --redraw's sampler and says so in the numbers and the report."""
     out = tmp_path / "ev"
-    p = run_cli("evaluate", "faces64", "--n", "32", "--redraw", "8", "--out", out, "--quiet")
+    # seeds 112-143: three of them (115, 121, 139) are first drawn with a stray fragment by the shipped faces64
+    p = run_cli("evaluate", "faces64", "--n", "32", "--seed", "112", "--redraw", "8", "--out", out, "--quiet")
     m = json.loads((out / "metrics.json").read_text())
     assert m["redraw"] == 8 and 0 < m["redrawn_rate"] < 0.5
     assert f"{m['redrawn_rate']:.1%} of the samples were replaced by a later draw" in p.stdout
