@@ -463,6 +463,7 @@ def test_fragment_loss_pulls_exactly_the_stray_fragments_to_transparent():
     assert float(fragment_loss(clean)) == 0.0
     small = torch.nn.functional.interpolate(x, size=32, mode="nearest")   # the size limit scales with the area
     assert fragment_mask(small)[:, 0].nonzero().tolist() == [[0, 10, 26]]  # (20, 52) kept; the others fell between
+    assert float(fragment_loss(small)) == pytest.approx(0.8 * 4 / 2)     # a 32 px pixel counts as four 64 px ones
 
 
 def test_fragment_term_is_in_the_g_step_only():
