@@ -4,7 +4,7 @@
 minutes; this draws only the samples, so a continuation can be judged while it trains, and splits them by the
 mixture member that drew each seed (seed k: member k mod M). With `--data`, each fragment is also placed against
 the training emoji nearest to its sample in alpha (as `train.silhouette` does): its distance in pixels from that
-emoji's silhouette (alpha > 0.02), which says what `train.silhouette_margin` spares.
+emoji's silhouette (alpha > SILHOUETTE_ALPHA), which says what `train.silhouette_margin` spares.
 
     python scripts/clean_stats.py faces64 runs/f64-sil-m0 --n 1536 --data ~/.cache/emojigan/datasets/faces-64-transparent
 """
@@ -19,7 +19,8 @@ from scipy import ndimage
 from emojigan.data.dataset import load_images
 from emojigan.errors import UserError, script_main
 from emojigan.metrics.evaluate import titled_generator
-from emojigan.metrics.image_stats import STRAY_PIXELS, faint_alpha, stray_fragments
+from emojigan.metrics.image_stats import faint_alpha, small_parts, stray_fragments, stray_limit
+from emojigan.training.step import SILHOUETTE_ALPHA, nearest_by_alpha
 
 DISTANCE_BINS = ((0, 0.5, "on the silhouette"), (0.5, 1.5, "1 px off"), (1.5, 2.5, "2 px off"),
                  (2.5, 4.5, "3-4 px off"), (4.5, float("inf"), "farther"))
@@ -30,18 +31,16 @@ def fragment_distances(x: torch.Tensor, keys: torch.Tensor) -> np.ndarray:
     silhouette (alpha > 0.02) of the training image nearest its sample in alpha (`keys`: (K, H*W) in [0, 1]).
     0 = on the silhouette (a piece broken off inside the emoji's outline)."""
     a = (x[:, 3].float().clamp(-1, 1) + 1) / 2
-    nearest = torch.cdist(a.flatten(1), keys).argmin(1)
-    limit = max(1, round(STRAY_PIXELS * a.shape[-1] * a.shape[-2] / 64 ** 2))
+    nearest = nearest_by_alpha(x, keys)
+    limit = stray_limit(*a.shape[-2:])
     out = []
     for im, k in zip((a > 0.5).numpy(), nearest.tolist()):
-        labels, n = ndimage.label(im)
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        small = [j for j in range(1, n + 1) if sizes[j] <= limit]
-        if not small:
+        labels, small = small_parts(im, limit)
+        if not small.any():
             continue
-        outside = ~(keys[k].view(im.shape) > 0.02).numpy()
+        outside = ~(keys[k].view(im.shape) > SILHOUETTE_ALPHA).numpy()
         dist = ndimage.distance_transform_edt(outside)
-        out += [float(dist[labels == j].min()) for j in small]
+        out += [float(dist[labels == j].min()) for j in np.flatnonzero(small)]
     return np.array(out)
 
 

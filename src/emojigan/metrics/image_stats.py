@@ -76,19 +76,29 @@ def faint_alpha(x: torch.Tensor) -> np.ndarray:
 STRAY_PIXELS = 12  # at 64x64 (scaled with the image area): an opaque part this small is a fragment, not a feature
 
 
+def stray_limit(h: int, w: int) -> int:
+    """STRAY_PIXELS scaled from 64x64 to an h x w image (at least 1)."""
+    return max(1, round(STRAY_PIXELS * h * w / 64 ** 2))
+
+
+def small_parts(image: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, small) of a 2-D boolean image: its 4-connected parts (scipy.ndimage.label; 0 = background) and, per
+    label, whether that part has at most `limit` pixels (False for the background)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(image)
+    small = np.bincount(labels.ravel(), minlength=n + 1) <= limit
+    small[0] = False
+    return labels, small
+
+
 def stray_fragments(x: torch.Tensor) -> np.ndarray:
     """Each RGBA image's count of stray fragments: opaque (alpha > 0.5) connected parts of at most STRAY_PIXELS
     pixels at 64x64 (scaled by area). Emojis' small parts (tears, sweat drops, sparkles) are larger; the broken bits
-    of outline a generator leaves beside a face are not (scipy.ndimage.label, 4-connected)."""
-    from scipy import ndimage
-
+    of outline a generator leaves beside a face are not (`small_parts`, 4-connected)."""
     a = (x[:, 3].float().clamp(-1, 1) + 1) / 2
-    limit = max(1, round(STRAY_PIXELS * a.shape[-1] * a.shape[-2] / 64 ** 2))
-    out = []
-    for im in (a > 0.5).cpu().numpy():
-        labels, n = ndimage.label(im)
-        out.append(int((np.bincount(labels.ravel(), minlength=n + 1)[1:] <= limit).sum()))
-    return np.array(out)
+    limit = stray_limit(*a.shape[-2:])
+    return np.array([int(small_parts(im, limit)[1].sum()) for im in (a > 0.5).cpu().numpy()])
 
 
 @register("image_stats")

@@ -17,7 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.image_stats import FAINT_ALPHA, STRAY_PIXELS, median_residual, rgb01  # the faint range the faint-alpha metric counts: the loss's top
+from ..metrics.image_stats import FAINT_ALPHA, median_residual, rgb01, small_parts, stray_limit  # the faint range the faint-alpha metric counts: the loss's top
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
@@ -102,17 +102,13 @@ FRAGMENT_ALPHA = (0.25, 0.5)  # the parts are found at each of these alpha level
 def fragment_mask(x: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) 0/1 mask of an RGBA batch in [-1, 1]: its pixels in a stray fragment, a 4-connected part of
     at most STRAY_PIXELS pixels at 64x64 (scaled by area; `evaluate`'s stray-fragment measure) of the alpha above
-    any level of FRAGMENT_ALPHA. Found on the CPU (scipy.ndimage.label), without gradient."""
-    from scipy import ndimage
-
+    any level of FRAGMENT_ALPHA. Found on the CPU (`small_parts`), without gradient."""
     a = ((x[:, 3].detach().float().clamp(-1, 1) + 1) / 2).cpu().numpy()
-    limit = max(1, round(STRAY_PIXELS * a.shape[-1] * a.shape[-2] / 64 ** 2))
+    limit = stray_limit(*a.shape[-2:])
     mask = np.zeros(a.shape, bool)
     for i, im in enumerate(a):
         for level in FRAGMENT_ALPHA:
-            labels, n = ndimage.label(im > level)
-            small = np.bincount(labels.ravel(), minlength=n + 1) <= limit
-            small[0] = False  # the background
+            labels, small = small_parts(im > level, limit)
             mask[i] |= small[labels]
     return torch.from_numpy(mask).to(x.device, x.dtype).unsqueeze(1)
 
