@@ -128,6 +128,9 @@ class TrainConfig:
     ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
     init: str = ""              # start from a trained model: a shipped name (faces64), a run folder or an export
     freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
+    warmup: int = 0             # learning-rate warmup: G's, D's (and the patch critic's) rates rise linearly from
+                                # 1/N of their value to all of it over the run's first N steps (kept on --resume);
+                                # for --init continuations, whose fresh Adam state shakes a trained model; 0 = off
     init_member: int = 0        # with init: which generator of a mixture to start from (seed k of a mixture of M
                                 # is drawn by generator k mod M); 0 = the first
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
@@ -186,6 +189,7 @@ class Config:
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
         _check_range("train.freeze_d", t.freeze_d, 0, 16)
+        _check_range("train.warmup", t.warmup, 0, 10_000_000)
         _check_range("train.init_member", t.init_member, 0, 63)
         if t.init_member and not t.init:
             raise UserError(f"train.init_member {t.init_member} picks a generator of the --init model's mixture; "

@@ -720,3 +720,24 @@ def test_mirror_refuses_latent_matching():
     p = run_cli("train", "--preset", "faces64", "--set", "train.mirror=true", "--set", "train.imle=1",
                 "--out", "unused", check=False)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "choose one" in p.stderr
+
+
+def test_warmup_ramps_every_rate_from_the_runs_own_step_and_resumes_exactly(faces32_rgba, tmp_path):
+    opts = ["--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", "--set", "train.warmup=10",
+            "--set", "train.patch=1", "--checkpoint-every", "1", "--sample-every", "100", *TINY]
+    ref, part = tmp_path / "ref", tmp_path / "part"
+    run_cli("train", *opts, "--epochs", "2", "--out", ref, threads=1)
+    run_cli("train", *opts, "--epochs", "1", "--out", part, threads=1)
+    state = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    cfg = json.loads((part / "config.json").read_text())["train"]
+    assert state["step"] == 7   # 111 images at batch 16; the 7th step ran at 7/10 of each rate
+    for opt, lr in (("opt_G", cfg["lr_g"]), ("opt_D", cfg["lr_d"]), ("opt_P", cfg["lr_d"])):
+        assert [g["lr"] for g in state[opt]["param_groups"]] == pytest.approx([lr * 7 / 10])
+    run_cli("train", "--resume", part, "--epochs", "2", "--quiet", threads=1)   # the last 3 warm steps, then full
+    assert_same_training_state(ref, part, 14, nets=("G", "D", "P"))
+    state = torch.load(part / "checkpoints" / "latest.pt", weights_only=True)
+    assert [g["lr"] for g in state["opt_G"]["param_groups"]] == pytest.approx([cfg["lr_g"]])
+    with pytest.raises(UserError, match="train.warmup -1 is out of range"):
+        from emojigan.config import resolve
+
+        resolve("dcgan64", None, [("train.warmup", "-1")])

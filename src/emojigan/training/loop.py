@@ -266,9 +266,9 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         freeze_discriminator(D, t.freeze_d)
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
     # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's or the self-supervised
-    # D's in-step draws from the run's noise generator, nor the fragment loss's CPU labelling
+    # D's in-step draws from the run's noise generator, nor the fragment loss's CPU labelling; and fixed rates
     graphs = (t.cuda_graphs and device.type == "cuda" and not dist_.enabled and not t.compile and not t.diffaugment
-              and not m.d_recon and not t.imle and not t.patch and not frag_w)
+              and not m.d_recon and not t.imle and not t.patch and not frag_w and not t.warmup)
     opt_G, opt_D = make_optimizers(G, D, t.lr_g, t.lr_d, (t.beta1, t.beta2), device, capturable=graphs)
     P = opt_P = None
     if t.patch:  # the PatchGAN critic: its own weights (from the seed's stream, after G and D) and Adam at D's rate
@@ -476,6 +476,10 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                     x = real[neighbors_dev[idx, pick]]
                 else:
                     x = real[idx]
+                if step < t.warmup:  # linear warmup of every rate, from the run's own step (a resume stays exact)
+                    for opt, lr in ((opt_G, t.lr_g), (opt_D, t.lr_d), (opt_P, t.lr_d)):
+                        for group in opt.param_groups if opt is not None else ():
+                            group["lr"] = lr * (step + 1) / t.warmup
                 if t.mirror:  # each image or its mirror image, from the run's noise stream (a resume stays exact)
                     x = mirror_some(x, noise)
                 z = torch.randn(b, m.z_dim, generator=noise, device=device)
