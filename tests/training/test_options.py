@@ -464,20 +464,9 @@ def test_fragment_loss_pulls_exactly_the_stray_fragments_to_transparent():
     small = torch.nn.functional.interpolate(x, size=32, mode="nearest")   # the size limit scales with the area
     assert fragment_mask(small)[:, 0].nonzero().tolist() == [[0, 10, 26]]  # (20, 52) kept; the others fell between
     assert float(fragment_loss(small)) == pytest.approx(0.8 * 4 / 2)     # a 32 px pixel counts as four 64 px ones
-    broken = x.clone()                                    # image 1 falls to pieces: 16 lone pixels, 16 px of alpha
-    broken[1, 3, 10:50, 10:50] = -1.0
-    broken[1, 3, 12:48:10, 12:48:10] = 1.0
-    fake = broken.clone().requires_grad_(True)
-    loss = fragment_loss(fake)
-    assert float(loss.detach()) == pytest.approx((0.8 + 0.8 + 12.0) / 2)   # capped at one fragment's 12 px
-    loss.backward()
-    assert (fake.grad[0, 3][mask[0].bool()] == 0.25).all() and (fake.grad[1] == 0).all()   # no pull on the broken one
 
 
-def test_fragment_term_is_in_the_g_step_only(monkeypatch):
-    from emojigan.training import step
-
-    monkeypatch.setattr(step, "FRAGMENT_CAP", 1e9)        # a random G's images are all pieces, beyond the cap
+def test_fragment_term_is_in_the_g_step_only():
     torch.manual_seed(0)
     real, z = -torch.ones(4, 4, 32, 32), torch.randn(4, 16)
     real[:, :, 4:28, 4:28] = 1.0
