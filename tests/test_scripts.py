@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -367,3 +368,23 @@ def test_clean_stats_places_each_fragment_against_its_nearest_emoji(tmp_path, ti
     assert out.returncode == 0, out.stderr
     row = out.stdout.strip().splitlines()[2].split("|")
     assert row[1].strip() == "tiny" and row[2].strip() == "8" and len(row) == 2 + 10
+
+
+def test_grad_balance_prints_each_batchs_gradient_norms_and_the_matching_weight(tiny_rgba_run, tiny_run):
+    script = str(ROOT / "scripts" / "grad_balance.py")
+    out = subprocess.run([sys.executable, script, str(tiny_rgba_run), "--batches", "3", "--batch-size", "4"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [[float(c) for c in line.split("|")[2:-1]] for line in out.stdout.splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 3 and all(adv > 0 for adv, _, _ in rows)
+    assert all((frag > 0) == (loss > 0) for _, frag, loss in rows)   # a batch without fragments pulls nothing
+    summary = out.stdout.strip().splitlines()[-1]
+    assert summary.startswith("median adversarial norm") and "D from" in out.stdout   # D as --init starts it
+    hit = sorted(frag for _, frag, _ in rows if frag > 0)
+    if hit:
+        weight = float(summary.rsplit("= ", 1)[1])
+        assert weight == pytest.approx(float(np.median([r[0] for r in rows])) / float(np.median(hit)), rel=0.01)
+    for args, words in (([str(tiny_run)], "needs a transparent model"), (["faces64", "--batches", "0"], "use 1-10000")):
+        bad = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
