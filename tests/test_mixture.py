@@ -151,3 +151,20 @@ def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
     # session 22's continuations, 560 steps each from --init of the three generators shipped before them, whose
     # totals (18,655, 22,680 and 22,155: their exports had not recorded them all) `ship_model.py --trained-before` set
     assert shipped["members"] == 3 and shipped["steps"] == [19215, 23240, 22715]
+
+
+def test_mix_swaps_a_member_of_a_mixture_by_number(mixture, tiny_run, tmp_path):
+    """`mix MIX@1 RUN`: only member 1 of MIX, then the run; a member out of range or named twice is refused."""
+    mix, first, second = mixture
+    out = tmp_path / "swap.safetensors"
+    p = run_cli("mix", f"{mix}@1", tiny_run, "--out", out)
+    assert "a mixture of 2 generators" in p.stdout
+    tensors, meta = read_export(out)
+    parts = split_members(tensors, meta)
+    expect = [read_export(second)[0], read_export(first)[0]]
+    assert len(parts) == 2 and all(torch.equal(a[k], b[k]) for a, b in zip(parts, expect) for k in a)
+    assert meta["mixture"]["sources"][0].startswith(f"{mix} member 1")
+    for spec, message in [(f"{mix}@2", "numbered 0-1"), (f"{mix}@0,0", "name each once")]:
+        p = run_cli("mix", spec, tiny_run, "--out", tmp_path / "bad.safetensors", check=False)
+        assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+        assert not (tmp_path / "bad.safetensors").exists()

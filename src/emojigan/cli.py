@@ -282,7 +282,7 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_mix(a) -> int:
-    from .metrics.evaluate import export_file, split_checkpoint
+    from .metrics.evaluate import export_file, split_checkpoint, split_members_spec
     from .training.checkpoint import build_mixture, save_export
 
     out = Path(a.out)
@@ -290,8 +290,9 @@ def cmd_mix(a) -> int:
         raise UserError(f"--out {out} must be a .safetensors file")
     if out.exists() and not a.overwrite:
         raise UserError(f"--out {out} exists; choose another file or add --overwrite")
-    paths = [export_file(*split_checkpoint(spec)) for spec in a.members]
-    tensors, meta = build_mixture(paths)
+    specs = [split_members_spec(spec) for spec in a.members]
+    paths = [export_file(*split_checkpoint(spec)) for spec, _ in specs]
+    tensors, meta = build_mixture(paths, [pick for _, pick in specs])
     save_export(tensors, meta, out, sidecar=False)
     n = meta["mixture"]["members"]
     print(f"{out}: a mixture of {n} generators (seed k drawn by generator k mod {n}); "
@@ -448,9 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     ip.set_defaults(func=cmd_interpolate)
 
     mx = sub.add_parser("mix", help="one generator file that draws from several (seed k from generator k mod M)")
-    mx.add_argument("members", nargs="+", metavar="RUN[:best]|EXPORT",
+    mx.add_argument("members", nargs="+", metavar="RUN[:best]|EXPORT[@K,...]",
                     help="run folders (their last generator, or :best), shipped names or .safetensors exports; "
-                         "a mixture among them adds its members (faces64 and one run: three generators)")
+                         "a mixture among them adds its members (faces64 and one run: four generators), or those "
+                         "named after @ (faces64@0,1 and one run: three, member 2 swapped for the run)")
     mx.add_argument("--out", required=True, help="the mixture's .safetensors file")
     mx.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     mx.set_defaults(func=cmd_mix)

@@ -65,6 +65,16 @@ def split_checkpoint(spec: str) -> tuple[str, str]:
     return spec, "latest"
 
 
+def split_members_spec(spec: str) -> tuple[str, list[int] | None]:
+    """'EXPORT@0,2' -> (EXPORT, [0, 2]): some members of a mixture, as `mix` names them; (spec, None) where the
+    spec does not end in '@' and member numbers (a folder may hold an '@')."""
+    path, at, picks = spec.rpartition("@")
+    parts = picks.split(",")
+    if not (at and path and all(p.strip().isdigit() for p in parts)):
+        return spec, None
+    return path, [int(p) for p in parts]
+
+
 def titled_generator(spec: str, needs_alpha: str = "") -> tuple[str, Any]:
     """'TITLE=NAME' or 'NAME' (a shipped name, a run folder as RUN[:best], or an export) -> (its title, the loaded
     generator), as the scripts name models side by side. `needs_alpha`: what needs a transparent model, if one does."""

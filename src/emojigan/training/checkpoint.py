@@ -142,14 +142,17 @@ def training_of(meta: dict[str, Any], key: str) -> Any:
     return get(meta.get("training", {}))
 
 
-def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def build_mixture(paths: list[Path], picks: list[list[int] | None] | None = None
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of the mixture of the generators exported at `paths`, in that order: one architecture
     and one dataset, unconditional. A mixture among them gives its members in its own order (mixing `faces64` with
-    one more generator makes three members). Seed k is drawn by member k mod the number of members."""
+    one more generator makes three members), or those of `picks` (per path: member numbers, None for all), so one
+    member can be swapped for another. Seed k is drawn by member k mod the number of members."""
     parts = [read_export(p) for p in paths]
+    picks = picks or [None] * len(paths)
     meta = parts[0][1]
     members, sources, records = [], [], []
-    for path, (tensors, m) in zip(paths, parts):
+    for path, (tensors, m), pick in zip(paths, parts, picks):
         if m.get("classes"):
             raise UserError(f"{path} is a conditional model; mixtures are of unconditional generators")
         same_data = {k: m["data"].get(k) for k in ("size", "background", "subset", "group", "subgroup")} == \
@@ -158,11 +161,16 @@ def build_mixture(paths: list[Path]) -> tuple[dict[str, torch.Tensor], dict[str,
             raise UserError(f"{path} has another architecture or data than {paths[0]}; mix generators of one "
                             f"architecture trained on one dataset")
         own = split_members(tensors, m)
-        members += own
+        keep = list(range(len(own))) if pick is None else pick
+        if not keep or any(not 0 <= i < len(own) for i in keep) or len(set(keep)) != len(keep):
+            raise UserError(f"{path}@{','.join(map(str, keep))}: it holds {len(own)} generator(s), numbered "
+                            f"0-{len(own) - 1}; name each once")
+        members += [own[i] for i in keep]
         if "mixture" in m:
             srcs = m["mixture"].get("sources") or [None] * len(own)
-            sources += [f"{path} member {i}" + (f" ({src})" if src else "") for i, src in enumerate(srcs)]
-            records += m["mixture"].get("training") or [{} for _ in own]
+            recs = m["mixture"].get("training") or [{} for _ in own]
+            sources += [f"{path} member {i}" + (f" ({srcs[i]})" if srcs[i] else "") for i in keep]
+            records += [recs[i] for i in keep]
         else:
             sources.append(str(path))
             records.append(m.get("training", {}))
