@@ -81,7 +81,9 @@ class TrainConfig:
                                 # stray fragments, the 4-connected parts of at most 12 px at 64x64 (evaluate's stray-
                                 # fragment measure) at alpha 0.25 and 0.5, found each step on the CPU (step.py
                                 # fragment_loss; no CUDA graphs): against broken bits of outline however near the face.
-                                # Unstable at 5 on faces64 and at 1 on cond128 (faces broke into flecks); 0 = off
+                                # Weight 1 is stable only at a low rate (2e-5, as faces64 shipped); at the preset's
+                                # rates, at 1 on cond128 and at 5 faces broke into flecks; 0.1 held (docs/RESULTS.md,
+                                # scripts/grad_balance.py); 0 = off
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
                                 # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
