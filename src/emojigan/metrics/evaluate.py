@@ -82,7 +82,7 @@ def titled_generator(spec: str, needs_alpha: str = "") -> tuple[str, Any]:
 
     title, _, src = spec.rpartition("=")
     path, checkpoint = split_checkpoint(src)
-    gen = load_generator(export_of(*load_run(path)[:2], checkpoint))
+    gen = load_generator(export_file(path, checkpoint))
     if needs_alpha and gen.channels != 4:
         raise UserError(f"{src} draws without an alpha channel; {needs_alpha} a transparent model")
     return title or src, gen
