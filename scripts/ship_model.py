@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.errors import UserError, script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.metrics.evaluate import export_file, load_run, split_checkpoint  # noqa: E402
+from emojigan.metrics.evaluate import export_file, export_of, load_run, split_checkpoint  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
@@ -71,8 +71,12 @@ def main() -> int:
     ap.add_argument("--dest", default=str(DEST), help="where the weights and card go (default: the package's pretrained/)")
     a = ap.parse_args()
     run = Path(a.run)
-    raw = {} if run.suffix == ".safetensors" else load_run(a.run)[1]
-    exports = [export_file(a.run, a.checkpoint)] + [export_file(*split_checkpoint(s)) for s in a.mixture_with]
+    if run.suffix == ".safetensors":
+        raw, first = {}, run
+    else:
+        folder, raw = load_run(a.run)[:2]
+        first = export_of(folder, raw, a.checkpoint)
+    exports = [first] + [export_file(*split_checkpoint(s)) for s in a.mixture_with]
     tensors, meta = read_export(exports[0])
     if len(exports) > 1:
         tensors, meta = build_mixture(exports)
