@@ -146,7 +146,7 @@ def build_mixture(paths: list[Path], picks: list[list[int] | None] | None = None
                   ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of the mixture of the generators exported at `paths`, in that order: one architecture
     and one dataset, unconditional. A mixture among them gives its members in its own order (mixing `faces64` with
-    one more generator makes three members), or those of `picks` (per path: member numbers, None for all), so one
+    one more generator makes four members), or those of `picks` (per path: member numbers, None for all), so one
     member can be swapped for another. Seed k is drawn by member k mod the number of members."""
     parts = [read_export(p) for p in paths]
     picks = picks or [None] * len(paths)
