@@ -27,7 +27,7 @@ from emojigan.metrics.evaluate import MAX_N, export_of, load_run, split_checkpoi
 from emojigan.training.run import load_dataset
 
 COLUMNS = ("kid", "precision", "recall", "coverage", "copy_rate", "edge_ratio", "noise_ratio", "faint_alpha_ratio",
-           "stray_fragment_rate")
+           "stray_fragment_rate", "mottled_fill")
 
 
 def member(spec: str):

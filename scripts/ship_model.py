@@ -45,6 +45,7 @@ CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)
                 ("noise_ratio", "high-frequency noise vs real"), ("edge_ratio", "edge magnitude vs real"),
                 ("faint_alpha_ratio", "faint-alpha pixels (specks, alpha 0.02-0.25) vs real"),
                 ("stray_fragment_rate", "samples with a stray opaque fragment (<= 12 px at 64x64; the renders' rate beside it)"),
+                ("mottled_fill", "pixels inside the emoji in a blotchy fill (5x5 colour std 0.02-0.08; the renders' share beside it)"),
                 ("label_fidelity_top1", "label fidelity top-1 (feature space)"),
                 ("label_fidelity_top5", "label fidelity top-5 (feature space)"),
                 ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)")]
@@ -92,8 +93,8 @@ def main() -> int:
                         f"pass --no-discriminator to ship the generator alone")
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
-    keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real", "n_fake",
-                                     "pr_sets")
+    keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real",
+                                     "mottled_fill_real", "n_fake", "pr_sets")
              if k in metrics}
     from emojigan.data.catalog import OPENMOJI_VERSION
 
@@ -212,6 +213,8 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
                 label = f"{label[:-1]}; metrics version {metrics['metrics_version']})"
         if k == "stray_fragment_rate" and "stray_fragment_rate_real" in metrics:
             value += f" (renders {metrics['stray_fragment_rate_real']:.3f})"
+        if k == "mottled_fill" and "mottled_fill_real" in metrics:
+            value += f" (renders {metrics['mottled_fill_real']:.3f})"
         rows.append(f"| {label} | {value} |")
     rows = "\n".join(rows)
     opts = ", ".join(f"{k}={v}" for k, v in model.items())

@@ -177,3 +177,35 @@ def test_stray_fragments_count_tiny_detached_opaque_bits():
     assert s["stray_fragment_rate"] == 0.5 and s["stray_fragment_rate_real"] == 0.0 and s["stray_fragments"] == 1.0
     rgb = compute_all(EvalData(real[:, :3], real[:, :3], torch.zeros(4, 2), torch.zeros(4, 2)), ["image_stats"])[0]
     assert "stray_fragment_rate" not in rgb
+
+
+def test_mottled_fill_counts_blotchy_texture_inside_the_emoji_not_outlines_or_background():
+    """A flat yellow disc with a black outline has no mottled pixel (its outline's windows are far above 0.08); the
+    same disc with a faint colour blotch texture has most of its interior mottled; transparent pixels never count;
+    an RGB image counts all its pixels; the report shows the renders' share beside the samples'."""
+    from emojigan.metrics.image_stats import fill_interior, local_std, mottled_fill
+
+    yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    r = ((yy - 32) ** 2 + (xx - 32) ** 2).sqrt()
+    face = torch.full((2, 4, 64, 64), -1.0)
+    face[:, 0:2][:, :, r < 26] = 0.9                     # yellow fill (red and green high, blue low)
+    face[:, 2][:, r < 26] = -0.7
+    face[:, 3][:, r < 26] = 1.0
+    face[:, :3][:, :, (r >= 23) & (r < 26)] = -1.0      # a black outline, 3 px wide
+    assert mottled_fill(face).tolist() == [0.0, 0.0]
+    gen = torch.Generator().manual_seed(0)
+    blotch = torch.nn.functional.interpolate(torch.randn(2, 3, 16, 16, generator=gen), size=64, mode="bilinear")
+    mottled = face.clone()
+    mottled[:, :3] += 0.12 * blotch * (r < 22)          # a 4-px blotch texture on the fill only
+    share = mottled_fill(mottled)
+    assert (share > 0.5).all()
+    inner = fill_interior(mottled)
+    assert inner.shape == (2, 1, 64, 64) and not inner[:, :, 0, 0].any() and inner[:, :, 32, 32].all()
+    assert (local_std((face[:, :3] + 1) / 2)[:, :, 32, 32] == 0).all()
+    assert (local_std((face[:, :3] + 1) / 2)[:, :, 32, 9] > 0.08).all()   # a window across the outline
+    hidden = mottled.clone()
+    hidden[:, 3] = -1.0                                 # all transparent: no interior, nothing counts
+    assert mottled_fill(hidden).tolist() == [0.0, 0.0]
+    assert fill_interior(mottled[:, :3]).all()          # RGB: every pixel is inside
+    s = compute_all(EvalData(face, mottled, torch.zeros(2, 2), torch.zeros(2, 2)), ["image_stats"])[0]
+    assert s["mottled_fill_real"] == 0.0 and s["mottled_fill"] == pytest.approx(float(share.mean()))

@@ -385,6 +385,13 @@ def test_grad_balance_prints_each_batchs_gradient_norms_and_the_matching_weight(
     if hit:
         weight = float(summary.rsplit("= ", 1)[1])
         assert weight == pytest.approx(float(np.median([r[0] for r in rows])) / float(np.median(hit)), rel=0.01)
+    flat = subprocess.run([sys.executable, script, str(tiny_run), "--term", "flat", "--batches", "2", "--batch-size", "4"],
+                          capture_output=True, text=True, timeout=300)   # RGB: every pixel is the fill
+    assert flat.returncode == 0, flat.stderr
+    flat_rows = [[float(c) for c in line.split("|")[2:-1]] for line in flat.stdout.splitlines()
+                 if line.startswith("| ") and line[2].isdigit()]
+    assert len(flat_rows) == 2 and all(adv > 0 and g > 0 and 0 < v <= 0.08 for adv, g, v in flat_rows)
+    assert "| flat (weight 1) |" in flat.stdout and "train.flat = " in flat.stdout.strip().splitlines()[-1]
     for args, words in (([str(tiny_run)], "needs a transparent model"), (["faces64", "--batches", "0"], "use 1-10000")):
         bad = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

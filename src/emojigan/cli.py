@@ -252,7 +252,8 @@ def cmd_evaluate(a) -> int:
           f"edge ratio {m['edge_ratio']:.2f}, noise ratio {m['noise_ratio']:.2f}"
           + (f", faint-alpha ratio {m['faint_alpha_ratio']:.1f}" if "faint_alpha_ratio" in m else "")
           + (f", stray fragments in {m['stray_fragment_rate']:.0%} of samples (real "
-             f"{m['stray_fragment_rate_real']:.0%})" if "stray_fragment_rate" in m else ""))
+             f"{m['stray_fragment_rate_real']:.0%})" if "stray_fragment_rate" in m else "")
+          + f", mottled fill {m['mottled_fill']:.1%} (real {m['mottled_fill_real']:.1%})")
     if m["recall_missed"]:
         print(f"{m['recall_missed']} of {m['n_real']} real emojis missed by every set (missed.png): "
               f"{', '.join(m['recall_missed_emojis'][:12])}{', ...' if m['recall_missed'] > 12 else ''}")

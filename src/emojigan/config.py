@@ -87,6 +87,10 @@ class TrainConfig:
     grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
                                 # share of its variance, beyond the training set's (step.py grain_loss): against
                                 # speckle and mottled fill; 0 = off
+    flat: float = 0.0           # G also minimises w * the mean 5x5-window colour std inside its emojis, capped at 0.08
+                                # so outlines and features cost a constant (step.py flat_loss): against the blotchy
+                                # texture in flat fills that evaluate's mottled_fill counts and a 3x3 median cannot
+                                # see; 0 = off
     silhouette: float = 0.0     # RGBA only: G also minimises w * its images' mean alpha where their emoji has none: the
                                 # label's (conditional), or the training image nearest in alpha (unconditional); its
                                 # pixels of alpha above 0.02 grown by silhouette_margin (step.py silhouette_loss):
@@ -222,8 +226,8 @@ class Config:
         if not 0 <= t.r1_gamma <= 1e4:
             raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
         for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("fragments", 100), ("grain", 1000), ("silhouette", 10000), ("imle", 1000),
-                        ("patch", 1000)):  # loss weights
+                        ("stray", 10000), ("fragments", 100), ("grain", 1000), ("flat", 1000), ("silhouette", 10000),
+                        ("imle", 1000), ("patch", 1000)):  # loss weights
             _check_weight(f"train.{key}", getattr(t, key), hi)
         if not 0 <= t.silhouette_margin <= 16:
             raise UserError(f"train.silhouette_margin {t.silhouette_margin} is out of range; it is a width in pixels "

@@ -484,11 +484,11 @@ def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces3
     opts = ["--set", "train.faint_alpha=30", "--set", "train.stray=30", "--set", "train.fragments=1", "--epochs", "1",
             *tiny]
     rgba = run_cli("train", "--preset", "dcgan64", "--data", faces32_rgba, "--background", "transparent", *opts,
-                   "--set", "train.grain=1", "--out", tmp_path / "rgba")
+                   "--set", "train.grain=1", "--set", "train.flat=1", "--out", tmp_path / "rgba")
     rows = [json.loads(x) for x in (tmp_path / "rgba" / "metrics.jsonl").read_text().splitlines()]
     train_rows = [r for r in rows if r["kind"] == "train"]
     assert all(r["loss_faint"] >= 0 and r["loss_stray"] >= 0 and r["loss_grain"] >= 0 and r["loss_fragments"] >= 0
-               for r in train_rows)
+               and r["loss_flat"] >= 0 for r in train_rows)   # (no opaque interior yet: flat reads 0)
     assert train_rows and "off on" not in rgba.stdout      # (a fresh G's alpha sits near 0.5: little faint yet)
     black = run_cli("train", "--preset", "dcgan64", "--data", faces32, *opts, "--out", tmp_path / "black")
     plain = run_cli("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "1", *tiny, "--out", tmp_path / "plain")
@@ -496,7 +496,7 @@ def test_alpha_losses_train_and_log_on_rgba_and_are_off_on_black(faces32, faces3
             in black.stdout)
     rows = [json.loads(x) for x in (tmp_path / "black" / "metrics.jsonl").read_text().splitlines()]
     assert all("loss_faint" not in r and "loss_stray" not in r and "loss_grain" not in r and "loss_fragments" not in r
-               for r in rows)
+               and "loss_flat" not in r for r in rows)
     a = load_file(tmp_path / "black" / "generator.safetensors")
     b = load_file(tmp_path / "plain" / "generator.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -559,6 +559,40 @@ def test_grain_term_is_in_the_g_step_only():
     with pytest.raises(UserError, match="train.grain -1.0 is out of range"):
         resolve("cond128", None, [("train.grain", "-1")])
     assert resolve("cond128", None, [("train.grain", "3")]).train.grain == 3.0
+
+
+def test_flat_loss_pulls_a_mottled_fill_flat_and_leaves_outlines_and_alpha_alone():
+    from emojigan.metrics.image_stats import mottled_fill
+    from emojigan.training.step import flat_loss
+
+    face = torch.full((2, 4, 32, 32), -1.0)
+    face[:, :, 6:26, 6:26] = 1.0                          # an opaque square...
+    face[:, :3, 6:26, 6:26] = torch.tensor([0.9, 0.9, -0.7]).view(3, 1, 1)   # ...filled yellow,
+    face[:, :3, 6:26, 6:8] = -1.0                         # with a black bar on its left
+    gen = torch.Generator().manual_seed(0)
+    blotch = torch.nn.functional.interpolate(torch.randn(2, 3, 8, 8, generator=gen), size=32, mode="bilinear")
+    mottled = face.clone()
+    mottled[:, :3, 12:24, 12:24] += 0.05 * blotch[:, :, 12:24, 12:24]
+    fake = mottled.clone().requires_grad_(True)
+    loss = flat_loss(fake)
+    loss.backward()
+    assert float(loss) > float(flat_loss(face))
+    assert float(fake.grad[:, 3].abs().max()) == 0.0     # alpha gets no pull
+    assert float(fake.grad[:, :3, 6:26, 6:8].abs().max()) == 0.0   # the bar's windows are above the cap: no blur
+    assert float(fake.grad[:, :3, 0:4].abs().max()) == 0.0          # the transparent background is not counted
+    stepped = (mottled - 50 * fake.grad).detach()         # descent flattens the blotches
+    assert float(flat_loss(stepped)) < float(loss) and mottled_fill(stepped).mean() < mottled_fill(mottled).mean()
+
+
+def test_flat_term_is_in_the_g_step_only():
+    torch.manual_seed(0)
+    real, z = torch.full((4, 3, 32, 32), 0.5), torch.randn(4, 16)
+    assert_g_step_only(_gan(), _gan(flat=1.0), real, z, "loss_flat")
+    from emojigan.config import resolve
+
+    with pytest.raises(UserError, match="train.flat -1.0 is out of range"):
+        resolve("cond128", None, [("train.flat", "-1")])
+    assert resolve("cond128", None, [("train.flat", "4")]).train.flat == 4.0
 
 
 def test_label_silhouettes_and_the_loss_on_alpha_off_the_label():

@@ -21,8 +21,9 @@ from . import EvalData, compute_all
 MAX_N = 20_000
 # bumped whenever evaluate's metrics change, so `compare` recomputes older cached evaluations
 # (2: ssim_coverage, session 5; 3: precision/recall on sets of 256 samples, and feature coverage, session 10;
-# 4: faint_alpha_ratio of RGBA models, session 13; 5: stray_fragment_rate of RGBA models, session 14)
-METRICS_VERSION = 5
+# 4: faint_alpha_ratio of RGBA models, session 13; 5: stray_fragment_rate of RGBA models, session 14;
+# 6: mottled_fill, session 25)
+METRICS_VERSION = 6
 
 
 def recall_hits_csv(dataset, hits: np.ndarray, sets: int) -> str:

@@ -1,7 +1,7 @@
 """Image-space statistics of the report's section 7: colour distribution, edge quality (Sobel), noise
 (high-frequency residual against a 3x3 median filter) and pairwise pixel distances; for RGBA models, faint alpha
 (the grey specks of a transparent background, which the noise measure composited over black cannot see) and
-stray fragments (tiny detached opaque bits: broken outlines)."""
+stray fragments (tiny detached opaque bits: broken outlines); and mottled fill (blotchy texture in flat colour)."""
 from __future__ import annotations
 
 import numpy as np
@@ -101,6 +101,49 @@ def stray_fragments(x: torch.Tensor) -> np.ndarray:
     return np.array([int(small_parts(im, limit)[1].sum()) for im in (a > 0.5).cpu().numpy()])
 
 
+FILL_WINDOW = 5       # px: the window of `local_std` (about an eye's width at 64x64)
+MOTTLE_STD = (0.02, 0.08)  # a window's colour std between these: visible texture in a fill, not an edge (the renders'
+                           # fills are flat, below 0.01; a window across an outline reaches 0.2-0.6)
+
+
+def local_std(img: torch.Tensor, k: int = FILL_WINDOW, eps: float = 0.0) -> torch.Tensor:
+    """(N, C, H, W) -> (N, 1, H, W): the colour standard deviation of each pixel's k x k window (the root of the
+    channels' summed variances; windows cut by the border use the pixels they hold). `eps` is added under the root
+    (a loss needs it: the root's slope is infinite at 0)."""
+    import torch.nn.functional as F
+
+    mean = F.avg_pool2d(img, k, 1, k // 2, count_include_pad=False)
+    sq = F.avg_pool2d(img * img, k, 1, k // 2, count_include_pad=False)
+    return ((sq - mean * mean).clamp_min(0).sum(1, keepdim=True) + eps).sqrt()
+
+
+def fill_interior(x: torch.Tensor, k: int = FILL_WINDOW) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> (N, 1, H, W) bool: the pixels whose whole k x k window is opaque (alpha above
+    0.99), where an RGBA image's colour means something and its window lies inside the emoji; every pixel of an
+    RGB image."""
+    import torch.nn.functional as F
+
+    if x.shape[1] != 4:
+        return torch.ones_like(x[:, :1], dtype=torch.bool)
+    a = (x[:, 3:4].float().clamp(-1, 1) + 1) / 2
+    return -F.max_pool2d(-a, k, 1, k // 2) > 0.99
+
+
+def mottled_fill(x: torch.Tensor, chunk: int = 64) -> np.ndarray:
+    """Each image's share of interior pixels (`fill_interior`) whose window's colour std lies in MOTTLE_STD: a
+    blotchy texture in what the renders draw as flat colour (their share: 2-3%), too coarse for the 3x3-median noise
+    measure and too faint for an edge. Images without interior count 0."""
+    out = np.zeros(len(x))
+    with torch.no_grad():
+        for i in range(0, len(x), chunk):
+            xs = x[i:i + chunk].float().clamp(-1, 1)
+            s, inner = local_std((xs[:, :3] + 1) / 2), fill_interior(xs)
+            lo, hi = MOTTLE_STD
+            hit = ((s >= lo) & (s < hi) & inner).sum(dim=(1, 2, 3)).float()
+            out[i:i + chunk] = (hit / inner.sum(dim=(1, 2, 3)).clamp_min(1)).numpy()
+    return out
+
+
 @register("image_stats")
 def _image_stats(d: EvalData):
     real, fake = to_rgb01(d.real), to_rgb01(d.fake)
@@ -119,6 +162,8 @@ def _image_stats(d: EvalData):
         "hue_std": float(hsv_f[:, 0].std()) if len(hsv_f) else 0.0,
         "hue_std_real": float(hsv_r[:, 0].std()) if len(hsv_r) else 0.0,
     }
+    m_r, m_f = mottled_fill(d.real), mottled_fill(d.fake)
+    scalars |= {"mottled_fill": float(m_f.mean()), "mottled_fill_real": float(m_r.mean())}
     if d.real.shape[1] == 4 and d.fake.shape[1] == 4:
         f_r, f_f = faint_alpha(d.real), faint_alpha(d.fake)
         scalars |= {"faint_alpha": float(f_f.mean()), "faint_alpha_real": float(f_r.mean()),

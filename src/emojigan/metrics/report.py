@@ -29,8 +29,10 @@ SUMMARY = [  # key, label, how to read it
                                                "background), generated / real (1 = as clean as the renders)"),
     ("stray_fragment_rate", "stray-fragment rate", "RGBA: share of images with a detached opaque bit of at most 12 "
                                                    "pixels at 64x64 (broken outline), against the renders' own rate"),
+    ("mottled_fill", "mottled fill", "share of pixels inside the emoji whose 5x5 window's colour std is 0.02-0.08 "
+                                     "(blotchy texture in a flat fill), against the renders' own share"),
 ]
-PAIRED = {"stray_fragment_rate"}  # shown with the real images' value beside it
+PAIRED = {"stray_fragment_rate", "mottled_fill"}  # shown with the real images' value beside it
 
 
 def _training(m: dict[str, Any]) -> str:

@@ -361,7 +361,8 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
                   spectral=t.spectral, lecam=t.lecam, imle=t.imle, P=P, opt_P=opt_P, patch=t.patch,
                   P_for_G=P_raw if dist_.enabled else None, faint_alpha=faint_w,
                   stray=stray_w, grain=t.grain, grain_ref=dataset_grain(data.images) if t.grain else None,
-                  silhouette=sil_w, outside=sil_masks, silhouette_keys=sil_keys, fragments=frag_w)
+                  silhouette=sil_w, outside=sil_masks, silhouette_keys=sil_keys, fragments=frag_w,
+                  flat=t.flat)
     if state is not None and "lecam_ema" in state:
         gan.lecam_ema.copy_(state["lecam_ema"])
     # IMLE: each training image's matched latent, renewed every `imle_every` epochs (kept in the state)
@@ -395,6 +396,7 @@ def _train(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool
         for key, on in (("loss_recon", m.d_recon), ("loss_lecam", t.lecam), ("loss_spectral", t.spectral),
                         ("loss_imle", t.imle), ("loss_faint", faint_w), ("loss_stray", stray_w),
                         ("loss_grain", t.grain), ("loss_silhouette", sil_w), ("loss_fragments", frag_w),
+                        ("loss_flat", t.flat),
                         *((k, t.patch) for k in PATCH_STATS)):
             if not on:
                 del row[key]

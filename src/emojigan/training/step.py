@@ -17,12 +17,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from ..metrics.image_stats import FAINT_ALPHA, median_residual, rgb01, small_parts, stray_limit  # the faint range the faint-alpha metric counts: the loss's top
+from ..metrics.image_stats import (FAINT_ALPHA, MOTTLE_STD, fill_interior, local_std, median_residual, rgb01,
+                                   small_parts, stray_limit)  # the faint range the faint-alpha metric counts: the loss's top
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
          "loss_imle", "loss_patch", "patch_real", "patch_fake", "loss_faint", "loss_stray", "loss_grain",
-         "loss_silhouette", "loss_fragments")
+         "loss_silhouette", "loss_fragments", "loss_flat")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
 
 
@@ -203,12 +204,27 @@ def grain_loss(fake: torch.Tensor, real: torch.Tensor | float) -> torch.Tensor:
     return torch.relu(grain_share(fake) / ref - 1)
 
 
+FLAT_EPS = 1e-4  # under `flat_loss`'s root: a flat window's std reads 0.01, where the slope is finite
+
+
+def flat_loss(fake: torch.Tensor) -> torch.Tensor:
+    """The mean over the images' interior pixels (`fill_interior`, held constant) of their 5x5 window's colour std
+    (`local_std`, on the colour as drawn, not composited, so alpha gets no gradient), capped at the top of
+    MOTTLE_STD (0.08). Below the cap G pays for texture in a fill and each pixel is pulled toward its window's
+    mean; a window across an outline or a feature is above it and costs a constant, so edges get no pull toward
+    blur and there is no gain in drawing more texture. Evaluate's `mottled_fill` counts what this removes."""
+    x = fake.float().clamp(-1, 1)
+    inner = fill_interior(x.detach()).float()
+    s = local_std((x[:, :3] + 1) / 2, eps=FLAT_EPS).clamp(max=MOTTLE_STD[1])
+    return (s * inner).sum() / inner.sum().clamp_min(1)
+
+
 class GANStep:
     """Holds G, D and their optimizers; `step(real, z)` updates both and returns detached statistics
     (loss_d, loss_g, mean sigmoid D(x), mean sigmoid D(G(z)), mean sign D(x) (ADA's overfitting measure),
     D's reconstruction loss, the LeCam, spectral and IMLE terms before their weights, and the patch
     discriminator's loss and mean sigmoid outputs on real and fake patches, and the faint-alpha, stray, grain,
-    silhouette and fragment terms)
+    silhouette, fragment and flat-fill terms)
     as one device tensor (`STATS` names them).
 
     `D_for_G` is the discriminator the G step calls: under DistributedDataParallel, the unwrapped
@@ -224,7 +240,7 @@ class GANStep:
                  P_for_G: nn.Module | None = None, faint_alpha: float = 0.0, stray: float = 0.0,
                  grain: float = 0.0, grain_ref: float | None = None, silhouette: float = 0.0,
                  outside: torch.Tensor | None = None, silhouette_keys: torch.Tensor | None = None,
-                 fragments: float = 0.0):
+                 fragments: float = 0.0, flat: float = 0.0):
         self.G, self.D, self.opt_G, self.opt_D = G, D, opt_G, opt_D
         self.D_for_G = D_for_G if D_for_G is not None else D
         self.bce = nn.BCEWithLogitsLoss()
@@ -243,6 +259,7 @@ class GANStep:
         self.stray = stray  # weight of `stray_loss` in the G step (RGBA only; 0 = off)
         self.fragments = fragments  # weight of `fragment_loss` in the G step (RGBA only; 0 = off)
         self.grain = grain  # weight of `grain_loss` in the G step (0 = off)
+        self.flat = flat  # weight of `flat_loss` in the G step (0 = off)
         self.grain_ref = grain_ref  # the training set's grain energy (`dataset_grain`); None: each real batch's
         # weight of `silhouette_loss`, and its masks: per label (conditional), or per training image with the
         # images' alpha as `silhouette_keys` to find each fake's nearest (unconditional, `nearest_by_alpha`)
@@ -309,7 +326,7 @@ class GANStep:
         # D step: maximise log D(x) + log(1 - D(G(z))); real and fake pass D separately (BatchNorm per batch)
         r1 = self.r1_gamma > 0
         rec = torch.zeros((), device=real.device)
-        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = sil = frag = rec  # the regularizers' unweighted values, logged when on
+        lecam = spec = im = p_loss = p_real = p_fake = faint = stray = grain = sil = frag = flat = rec  # the regularizers' unweighted values, logged when on
         with self.autocast(real.device):
             fake = G(z, *g_args)
             aug = self.augment
@@ -374,6 +391,9 @@ class GANStep:
         if self.grain > 0:
             grain = grain_loss(fake, real if self.grain_ref is None else self.grain_ref)
             total_g = total_g + self.grain * grain
+        if self.flat > 0:
+            flat = flat_loss(fake)
+            total_g = total_g + self.flat * flat
         if self.silhouette > 0 and (fake_labels is not None or self.silhouette_keys is not None):
             rows = fake_labels if fake_labels is not None else nearest_by_alpha(fake, self.silhouette_keys)
             sil = silhouette_loss(fake, self.outside[rows])
@@ -395,7 +415,7 @@ class GANStep:
             return torch.stack([loss_d, loss_g, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean(),
                                 torch.sign(d_real).mean(), rec.float(), lecam.float(), spec.float(),
                                 im.float(), p_loss.float(), p_real.float(), p_fake.float(), faint.float(),
-                                stray.float(), grain.float(), sil.float(), frag.float()])
+                                stray.float(), grain.float(), sil.float(), frag.float(), flat.float()])
 
 
 class GraphedStep:
