@@ -1,11 +1,14 @@
-"""Where is a model's faint alpha? Its samples over white with every faintly opaque pixel (alpha in
-`FAINT_ALPHA`, evaluate's faint-alpha measure) painted magenta, one panel per model, on the same seeds.
+"""Where is a model's faint alpha, or its mottled fill? Its samples over white with every faintly opaque pixel (alpha
+in `FAINT_ALPHA`, evaluate's faint-alpha measure; `--show faint`, the default) or every mottled pixel (inside the
+emoji, its 5x5 window's colour std in `MOTTLE_STD`, evaluate's mottled fill; `--show mottle`) painted magenta, or
+nothing painted (`--show plain`), one panel per model, on the same seeds.
 
 Over white a faint speck is nearly invisible, yet it is what `faint_alpha_ratio` counts and what shows as a
 grey haze over a dark page; this makes it visible. Models are shipped names or run folders (`RUN` = its last
 generator, `RUN:best` = its best); a conditional model draws seed k with label k % labels, as `generate` does.
 
     python scripts/faint_map.py cond128@a613079=runs/old.safetensors cond128 --n 32 --seed 88 --out faint.png
+    python scripts/faint_map.py cond128 runs/c128-flat --show mottle --n 32 --seed 88 --out mottle.png
 """
 from __future__ import annotations
 
@@ -18,19 +21,33 @@ import torch
 from emojigan import images
 from emojigan.errors import UserError, script_main
 from emojigan.metrics.evaluate import titled_generator
-from emojigan.metrics.image_stats import FAINT_ALPHA, faint_alpha
+from emojigan.metrics.image_stats import (FAINT_ALPHA, MOTTLE_STD, faint_alpha, fill_interior, local_std,
+                                         mottled_fill)
 
 MAGENTA = (255, 0, 255)
 
 
-def faint_panel(x: torch.Tensor, nrow: int | None) -> images.Image.Image:
-    """Samples (N, 4, H, W) in [-1, 1] composited over white, their faint-alpha pixels magenta."""
+def mottle_mask(x: torch.Tensor) -> np.ndarray:
+    """(N, H, W) bool: the pixels evaluate's mottled fill counts (inside the emoji, window std in MOTTLE_STD)."""
+    x = x.float().clamp(-1, 1)
+    s = local_std((x[:, :3] + 1) / 2)
+    lo, hi = MOTTLE_STD
+    return ((s >= lo) & (s < hi) & fill_interior(x))[:, 0].numpy()
+
+
+def faint_panel(x: torch.Tensor, nrow: int | None, show: str = "faint") -> images.Image.Image:
+    """Samples (N, 4, H, W) in [-1, 1] composited over white, their faint-alpha pixels (or mottled pixels, or
+    none) magenta."""
     lo, hi = FAINT_ALPHA
+    mottled = mottle_mask(x) if show == "mottle" else None
     ims = []
-    for im in images.to_pil(x):
+    for i, im in enumerate(images.to_pil(x)):
         a = np.asarray(im)[..., 3] / 255
         rgb = np.array(images.composite(im, "white"))
-        rgb[(a > lo) & (a < hi)] = MAGENTA
+        if show == "faint":
+            rgb[(a > lo) & (a < hi)] = MAGENTA
+        elif show == "mottle":
+            rgb[mottled[i]] = MAGENTA
         ims.append(images.Image.fromarray(rgb))
     return images.grid(ims, nrow=nrow)
 
@@ -42,6 +59,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--nrow", type=int, default=None)
     p.add_argument("--out", required=True)
+    p.add_argument("--show", choices=("faint", "mottle", "plain"), default="faint",
+                   help="paint faint alpha (default), mottled fill, or nothing")
     a = p.parse_args()
     if not 1 <= a.n <= 1024:
         raise UserError(f"--n {a.n} is out of range; it must be between 1 and 1024")
@@ -52,10 +71,16 @@ def main() -> None:
     for spec in a.models:
         title, gen = titled_generator(spec, needs_alpha="faint alpha needs")
         x = gen.sample_tensor(seeds=list(range(a.seed, a.seed + a.n)))
-        share = float(faint_alpha(x).mean())
-        panels.append((f"{title}: faint alpha {share:.2%} of pixels", faint_panel(x, a.nrow)))
+        if a.show == "faint":
+            caption = f"faint alpha {float(faint_alpha(x).mean()):.2%} of pixels"
+        else:
+            caption = f"mottled fill {float(mottled_fill(x).mean()):.1%} of the inside"
+        panels.append((f"{title}: {caption}", faint_panel(x, a.nrow, a.show)))
     images.save_png(images.side_by_side(panels), out)
-    print(f"{out}: {len(panels)} panels, faint alpha (alpha {FAINT_ALPHA[0]}-{FAINT_ALPHA[1]}) in magenta")
+    painted = {"faint": f"faint alpha (alpha {FAINT_ALPHA[0]}-{FAINT_ALPHA[1]}) in magenta",
+               "mottle": f"mottled fill (5x5 colour std {MOTTLE_STD[0]}-{MOTTLE_STD[1]}) in magenta",
+               "plain": "nothing painted"}[a.show]
+    print(f"{out}: {len(panels)} panels, {painted}")
 
 
 if __name__ == "__main__":

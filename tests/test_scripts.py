@@ -214,6 +214,15 @@ def test_faint_map_paints_exactly_the_faint_pixels_magenta(tmp_path, tiny_rgba_r
     assert tuple(cell[0, 0]) == (255, 0, 255) and tuple(cell[7, 7]) != (255, 0, 255)
     assert (cell == (255, 0, 255)).all(-1).sum() == 1
     assert tuple(cell[3, 3]) == (128, 128, 128) and tuple(cell[1, 1]) == (255, 255, 255)
+    plain = np.asarray(_load("faint_map").faint_panel(x, nrow=2, show="plain").convert("RGB"))
+    assert not (plain == (255, 0, 255)).all(-1).any()
+    big = -torch.ones(1, 4, 24, 24)                      # an opaque square, flat grey...
+    big[:, :, 2:22, 2:22] = 0.0
+    big[:, 3, 2:22, 2:22] = 1.0
+    big[:, 0, 10:14, 10:14] = 0.1                         # ...with a faint reddish blotch in its middle
+    mottle = np.asarray(_load("faint_map").faint_panel(big, nrow=1, show="mottle").convert("RGB"))[2:26, 2:26]
+    painted = (mottle == (255, 0, 255)).all(-1)
+    assert painted[12, 12] and not painted[3, 3] and not painted[0, 0] and 16 < painted.sum() < 100
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "faint_map.py"), f"tiny={tiny_rgba_run}", "--n", "4",
                           "--out", str(tmp_path / "map.png")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
