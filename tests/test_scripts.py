@@ -404,3 +404,31 @@ def test_grad_balance_prints_each_batchs_gradient_norms_and_the_matching_weight(
     for args, words in (([str(tiny_run)], "needs a transparent model"), (["faces64", "--batches", "0"], "use 1-10000")):
         bad = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_label_diversity_reads_a_model_that_ignores_z_as_one_image_per_label(tiny_run):
+    """A conditional model's draws of one label: SSIM 1 when every seed draws the same z (one image per label),
+    lower for the model as trained; an unconditional model is refused with one line and exit 2."""
+    import torch
+
+    mod = _load("label_diversity")
+    from emojigan.metrics.evaluate import titled_generator
+
+    _, gen = titled_generator("cond128")
+    s = mod.same_label_ssim(gen, [0, 5], draws=3, seed=0)
+    assert s.shape == (2, 3) and bool(((s > 0.5) & (s <= 1.0 + 1e-5)).all())
+    real_z = gen.sample_tensor
+
+    def no_noise(seeds=None, labels=None, **kw):                # every seed draws the same z: identical images
+        return real_z(seeds=[seeds[0]] * len(seeds), labels=labels, **kw)
+    gen.sample_tensor = no_noise
+    same = mod.same_label_ssim(gen, [0, 5], draws=3, seed=0)
+    assert torch.allclose(same, torch.ones_like(same), atol=1e-4)
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "label_diversity.py"), "cond128", "--every", "60",
+                          "--draws", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = [c.strip() for c in out.stdout.splitlines()[-1].split("|")[1:-1]]
+    assert row[:3] == ["cond128", "2", "2"] and 0 < float(row[3]) <= 1
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "label_diversity.py"), str(tiny_run)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "is not conditional" in bad.stderr and not bad.stdout
