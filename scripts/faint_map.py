@@ -21,25 +21,16 @@ import torch
 from emojigan import images
 from emojigan.errors import UserError, script_main
 from emojigan.metrics.evaluate import titled_generator
-from emojigan.metrics.image_stats import (FAINT_ALPHA, MOTTLE_STD, faint_alpha, fill_interior, local_std,
-                                         mottled_fill)
+from emojigan.metrics.image_stats import FAINT_ALPHA, MOTTLE_STD, faint_alpha, mottle_mask, mottled_fill
 
 MAGENTA = (255, 0, 255)
-
-
-def mottle_mask(x: torch.Tensor) -> np.ndarray:
-    """(N, H, W) bool: the pixels evaluate's mottled fill counts (inside the emoji, window std in MOTTLE_STD)."""
-    x = x.float().clamp(-1, 1)
-    s = local_std((x[:, :3] + 1) / 2)
-    lo, hi = MOTTLE_STD
-    return ((s >= lo) & (s < hi) & fill_interior(x))[:, 0].numpy()
 
 
 def faint_panel(x: torch.Tensor, nrow: int | None, show: str = "faint") -> images.Image.Image:
     """Samples (N, 4, H, W) in [-1, 1] composited over white, their faint-alpha pixels (or mottled pixels, or
     none) magenta."""
     lo, hi = FAINT_ALPHA
-    mottled = mottle_mask(x) if show == "mottle" else None
+    mottled = mottle_mask(x)[0][:, 0].numpy() if show == "mottle" else None
     ims = []
     for i, im in enumerate(images.to_pil(x)):
         a = np.asarray(im)[..., 3] / 255

@@ -41,8 +41,6 @@ def balance(spec: str, member: int, batches: int, batch_size: int, seed: int,
     cfg = Config()
     cfg.train.init_member = member
     cfg = adopt_model(cfg, spec, set())
-    if term not in TERMS:
-        raise UserError(f"--term {term} is unknown; choose {' or '.join(TERMS)}")
     rgba = cfg.data.background == "transparent"
     if term == "fragments" and not rgba:
         raise UserError(f"{spec} draws without an alpha channel; the fragment loss needs a transparent model")
@@ -63,8 +61,8 @@ def balance(spec: str, member: int, batches: int, batch_size: int, seed: int,
         out = D(x, *args)
         out = out[0] if isinstance(out, tuple) else out
         value = TERMS[term](x)
-        rows.append((g_norm(G, F.softplus(-out.float()).mean()),
-                     g_norm(G, value) if float(value) > 0 else 0.0, float(value)))
+        v = float(value.detach())
+        rows.append((g_norm(G, F.softplus(-out.float()).mean()), g_norm(G, value) if v > 0 else 0.0, v))
     return rows
 
 

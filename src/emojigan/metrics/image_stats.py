@@ -129,6 +129,15 @@ def fill_interior(x: torch.Tensor, k: int = FILL_WINDOW) -> torch.Tensor:
     return -F.max_pool2d(-a, k, 1, k // 2) > 0.99
 
 
+def mottle_mask(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mottled, interior), each (N, 1, H, W) bool, of images in [-1, 1]: the interior pixels (`fill_interior`) and
+    those of them whose window's colour std lies in MOTTLE_STD, the pixels `mottled_fill` counts."""
+    x = x.float().clamp(-1, 1)
+    s, inner = local_std((x[:, :3] + 1) / 2), fill_interior(x)
+    lo, hi = MOTTLE_STD
+    return (s >= lo) & (s < hi) & inner, inner
+
+
 def mottled_fill(x: torch.Tensor, chunk: int = 64) -> np.ndarray:
     """Each image's share of interior pixels (`fill_interior`) whose window's colour std lies in MOTTLE_STD: a
     blotchy texture in what the renders draw as flat colour (their share: 2-3%), too coarse for the 3x3-median noise
@@ -136,11 +145,8 @@ def mottled_fill(x: torch.Tensor, chunk: int = 64) -> np.ndarray:
     out = np.zeros(len(x))
     with torch.no_grad():
         for i in range(0, len(x), chunk):
-            xs = x[i:i + chunk].float().clamp(-1, 1)
-            s, inner = local_std((xs[:, :3] + 1) / 2), fill_interior(xs)
-            lo, hi = MOTTLE_STD
-            hit = ((s >= lo) & (s < hi) & inner).sum(dim=(1, 2, 3)).float()
-            out[i:i + chunk] = (hit / inner.sum(dim=(1, 2, 3)).clamp_min(1)).numpy()
+            hit, inner = mottle_mask(x[i:i + chunk])
+            out[i:i + chunk] = (hit.sum(dim=(1, 2, 3)).float() / inner.sum(dim=(1, 2, 3)).clamp_min(1)).numpy()
     return out
 
 

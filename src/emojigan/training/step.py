@@ -17,8 +17,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+# FAINT_ALPHA: the faint range the faint-alpha metric counts, the faint loss's top; MOTTLE_STD's top: the flat loss's cap
 from ..metrics.image_stats import (FAINT_ALPHA, MOTTLE_STD, fill_interior, local_std, median_residual, rgb01,
-                                   small_parts, stray_limit)  # the faint range the faint-alpha metric counts: the loss's top
+                                   small_parts, stray_limit)
 
 
 STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign", "loss_recon", "loss_lecam", "loss_spectral",
