@@ -209,3 +209,8 @@ def test_mottled_fill_counts_blotchy_texture_inside_the_emoji_not_outlines_or_ba
     assert fill_interior(mottled[:, :3]).all()          # RGB: every pixel is inside
     s = compute_all(EvalData(face, mottled, torch.zeros(2, 2), torch.zeros(2, 2)), ["image_stats"])[0]
     assert s["mottled_fill_real"] == 0.0 and s["mottled_fill"] == pytest.approx(float(share.mean()))
+    # the flat disc has no 3x3-median residual: the ratio is 1 for the disc itself, large for the blotched one,
+    # and no division by zero
+    assert s["noise_energy_real"] == 0 and s["noise_ratio"] > 1e3
+    same = compute_all(EvalData(face, face.clone(), torch.zeros(2, 2), torch.zeros(2, 2)), ["image_stats"])[0]
+    assert same["noise_ratio"] == 1.0

@@ -150,6 +150,15 @@ def mottled_fill(x: torch.Tensor, chunk: int = 64) -> np.ndarray:
     return out
 
 
+def _ratio(fake: float, real: float) -> float:
+    """fake / real. Where the real images have none of the quantity (flat images: no edges, no noise; no faint
+    alpha), none in the samples reads 1 (as the real) and any reads as a large ratio, with no division by zero."""
+    fake, real = float(fake), float(real)
+    if real < 1e-9:
+        return 1.0 if fake < 1e-9 else fake / 1e-9
+    return fake / real
+
+
 @register("image_stats")
 def _image_stats(d: EvalData):
     real, fake = to_rgb01(d.real), to_rgb01(d.fake)
@@ -161,9 +170,9 @@ def _image_stats(d: EvalData):
     pd_r = torch.pdist(torch.from_numpy(real.reshape(len(real), -1)).double()).numpy()
     scalars = {
         "edge_mean": float(e_f.mean()), "edge_mean_real": float(e_r.mean()),
-        "edge_ratio": float(e_f.mean() / e_r.mean()),
+        "edge_ratio": _ratio(e_f.mean(), e_r.mean()),
         "noise_energy": float(n_f.mean()), "noise_energy_real": float(n_r.mean()),
-        "noise_ratio": float(n_f.mean() / n_r.mean()),
+        "noise_ratio": _ratio(n_f.mean(), n_r.mean()),
         "pixel_distance_mean": float(pd_f.mean()), "pixel_distance_mean_real": float(pd_r.mean()),
         "hue_std": float(hsv_f[:, 0].std()) if len(hsv_f) else 0.0,
         "hue_std_real": float(hsv_r[:, 0].std()) if len(hsv_r) else 0.0,
@@ -173,7 +182,7 @@ def _image_stats(d: EvalData):
     if d.real.shape[1] == 4 and d.fake.shape[1] == 4:
         f_r, f_f = faint_alpha(d.real), faint_alpha(d.fake)
         scalars |= {"faint_alpha": float(f_f.mean()), "faint_alpha_real": float(f_r.mean()),
-                    "faint_alpha_ratio": float(f_f.mean() / max(f_r.mean(), 1e-9))}
+                    "faint_alpha_ratio": _ratio(f_f.mean(), f_r.mean())}
         s_r, s_f = stray_fragments(d.real), stray_fragments(d.fake)
         scalars |= {"stray_fragment_rate": float((s_f > 0).mean()), "stray_fragment_rate_real": float((s_r > 0).mean()),
                     "stray_fragments": float(s_f.mean())}
