@@ -4,7 +4,8 @@
 on one emoji per label may draw each label's emoji almost alike for every z; then its copy rate says how clean
 that one drawing is, not whether the noise makes new ones. This draws `--draws` seeds for every `--every`-th label
 and prints, per model, the mean and lowest SSIM between two draws of one label (as evaluate compares images: over
-black, `metrics.memorization.ssim_matrix`). Near 1: the label decides the image and z hardly matters.
+black, `metrics.fidelity.same_label_ssim`). Near 1: the label decides the image and z hardly matters.
+`emojigan evaluate` reports the same measure over all labels (8 draws each) as `label_diversity_ssim`.
 
     python scripts/label_diversity.py cond128 runs/c128-flat --every 8 --draws 8
 """
@@ -16,18 +17,13 @@ import torch
 
 from emojigan.errors import UserError, script_main
 from emojigan.metrics.evaluate import titled_generator
-from emojigan.metrics.image_stats import rgb01
-from emojigan.metrics.memorization import ssim_matrix
+from emojigan.metrics.fidelity import same_label_ssim
 
 
-def same_label_ssim(gen, labels: list[int], draws: int, seed: int) -> torch.Tensor:
-    """(len(labels), draws * (draws - 1) / 2): SSIM of every pair of draws (seeds seed.. seed+draws-1) per label."""
-    rows = []
-    upper = torch.triu(torch.ones(draws, draws, dtype=torch.bool), diagonal=1)
-    for label in labels:
-        x = rgb01(gen.sample_tensor(seeds=list(range(seed, seed + draws)), labels=[label] * draws))
-        rows.append(ssim_matrix(x, x)[upper])
-    return torch.stack(rows)
+def draws_ssim(gen, labels: list[int], draws: int, seed: int) -> torch.Tensor:
+    """(len(labels), draws * (draws - 1) / 2): SSIM of every pair of draws (seeds seed..seed+draws-1) per label."""
+    x = torch.cat([gen.sample_tensor(seeds=list(range(seed, seed + draws)), labels=[y] * draws) for y in labels])
+    return same_label_ssim(x, draws)
 
 
 def main() -> None:
@@ -49,7 +45,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for title, gen in models:
         labels = list(range(0, len(gen.classes), a.every))
-        s = same_label_ssim(gen, labels, a.draws, a.seed)
+        s = draws_ssim(gen, labels, a.draws, a.seed)
         print(f"| {title} | {len(labels)} | {a.draws} | {float(s.mean()):.3f} | {float(s.min()):.3f} | "
               f"{float((s >= 0.95).float().mean()):.0%} |")
 

@@ -48,7 +48,8 @@ CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)
                 ("mottled_fill", "pixels inside the emoji in a blotchy fill (5x5 colour std 0.02-0.08; the renders' share beside it)"),
                 ("label_fidelity_top1", "label fidelity top-1 (feature space)"),
                 ("label_fidelity_top5", "label fidelity top-5 (feature space)"),
-                ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)")]
+                ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)"),
+                ("label_diversity_ssim", "same-label SSIM (two draws of one label; near 1: the label decides the image)")]
 
 
 def fp16(tensors: dict) -> dict:

@@ -141,8 +141,19 @@ def test_label_fidelity_known_answers(faces32):
     assert s["label_fidelity_top1"] == 1.0 and s["label_fidelity_top5"] == 1.0
     assert s["label_fidelity_ssim_top1"] == 1.0
     assert a["label_fidelity_per_label"].min() == 1.0
+    assert s["label_diversity_ssim"] == pytest.approx(1.0, abs=1e-5)    # both draws of a label are one image
+    assert s["label_diversity_share_095"] == 1.0
     s, _, _ = label_fidelity(Shifted(), space, space(real), per_label=2, real=real)
     assert s["label_fidelity_top1"] == 0.0 and s["label_fidelity_ssim_top1"] == 0.0
+
+    class Varied(Perfect):  # a label's first draw is its image, the second its neighbour's: two different emojis
+        def sample_tensor(self, seeds, labels, redraw=0):
+            second = torch.arange(len(labels)) % 2
+            return real[(torch.tensor(labels) + second) % len(real)]
+
+    s, _, _ = label_fidelity(Varied(), space, space(real), per_label=2, real=real)
+    assert s["label_diversity_ssim"] < 0.9 and s["label_diversity_share_095"] < 0.2
+    assert s["label_fidelity_top1"] == 0.5
 
 
 def test_evaluate_conditional_run(cond_run, tmp_path):
@@ -150,9 +161,11 @@ def test_evaluate_conditional_run(cond_run, tmp_path):
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert 0 <= m["label_fidelity_top1"] <= m["label_fidelity_top5"] <= 1
     assert m["label_fidelity_chance"] == 1 / 120 and len(m["label_fidelity_worst"]) == 8
+    assert 0 < m["label_diversity_ssim"] <= 1 + 1e-5 and 0 <= m["label_diversity_share_095"] <= 1
     with Image.open(tmp_path / "ev" / "label_fidelity_worst.png") as im:   # 8 rows of real + 8 samples
         assert im.size == (9 * 34 + 2, 8 * 34 + 2)
-    assert 'id="label-fidelity"' in (tmp_path / "ev" / "report.html").read_text()
+    report = (tmp_path / "ev" / "report.html").read_text()
+    assert 'id="label-fidelity"' in report and "same-label SSIM" in report
 
 
 def test_mode_seeking_pairs_share_labels(tmp_path, monkeypatch):

@@ -415,14 +415,14 @@ def test_label_diversity_reads_a_model_that_ignores_z_as_one_image_per_label(tin
     from emojigan.metrics.evaluate import titled_generator
 
     _, gen = titled_generator("cond128")
-    s = mod.same_label_ssim(gen, [0, 5], draws=3, seed=0)
+    s = mod.draws_ssim(gen, [0, 5], draws=3, seed=0)
     assert s.shape == (2, 3) and bool(((s > 0.5) & (s <= 1.0 + 1e-5)).all())
     real_z = gen.sample_tensor
 
     def no_noise(seeds=None, labels=None, **kw):                # every seed draws the same z: identical images
         return real_z(seeds=[seeds[0]] * len(seeds), labels=labels, **kw)
     gen.sample_tensor = no_noise
-    same = mod.same_label_ssim(gen, [0, 5], draws=3, seed=0)
+    same = mod.draws_ssim(gen, [0, 5], draws=3, seed=0)
     assert torch.allclose(same, torch.ones_like(same), atol=1e-4)
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "label_diversity.py"), "cond128", "--every", "60",
                           "--draws", "2"], capture_output=True, text=True, timeout=300)

@@ -159,7 +159,7 @@ def cmd_models(a) -> int:
         if d["members"] > 1:
             kind += f", mixture of {d['members']}"
         m = d["metrics"]
-        metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_fidelity_top1", "label_fidelity_ssim_top1") if k in m)
+        metrics = ", ".join(f"{k} {m[k]:.3f}" for k in ("precision", "recall", "kid", "label_fidelity_top1", "label_fidelity_ssim_top1", "label_diversity_ssim") if k in m)
         print(f"{name:<10} {kind:<30} {d['size']:>5} {'RGBA' if d['channels'] == 4 else 'RGB':<5} "
               f"{d['params'] / 1e6:>6.1f}M {d['mb']:>5}  {'yes' if d['discriminator'] else 'no':<3} {metrics}")
     print(f"model cards: {folder()}/NAME.md; use one with `emojigan generate --model NAME`, or fine-tune it "
@@ -254,6 +254,12 @@ def cmd_evaluate(a) -> int:
           + (f", stray fragments in {m['stray_fragment_rate']:.0%} of samples (real "
              f"{m['stray_fragment_rate_real']:.0%})" if "stray_fragment_rate" in m else "")
           + f", mottled fill {m['mottled_fill']:.1%} (real {m['mottled_fill_real']:.1%})")
+    if "label_fidelity_top1" in m:
+        print(f"conditional: label fidelity {m['label_fidelity_top1']:.3f} (SSIM {m['label_fidelity_ssim_top1']:.3f}), "
+              f"same-label SSIM {m['label_diversity_ssim']:.3f} ({m['label_diversity_share_095']:.0%} of pairs of draws "
+              f"of one label at or above 0.95"
+              + ("; the label decides the image, so the copy rate measures how clean it is)"
+                 if m["label_diversity_ssim"] >= 0.95 else ")"))
     if m["recall_missed"]:
         print(f"{m['recall_missed']} of {m['n_real']} real emojis missed by every set (missed.png): "
               f"{', '.join(m['recall_missed_emojis'][:12])}{', ...' if m['recall_missed'] > 12 else ''}")

@@ -22,8 +22,8 @@ MAX_N = 20_000
 # bumped whenever evaluate's metrics change, so `compare` recomputes older cached evaluations
 # (2: ssim_coverage, session 5; 3: precision/recall on sets of 256 samples, and feature coverage, session 10;
 # 4: faint_alpha_ratio of RGBA models, session 13; 5: stray_fragment_rate of RGBA models, session 14;
-# 6: mottled_fill, session 25)
-METRICS_VERSION = 6
+# 6: mottled_fill, session 25; 7: label_diversity_ssim of conditional models, session 26)
+METRICS_VERSION = 7
 
 
 def recall_hits_csv(dataset, hits: np.ndarray, sets: int) -> str:

@@ -3,11 +3,28 @@ emoji in feature space is that label's own emoji (top-1), or among its 5 nearest
 
 The shipped feature network was trained to tell OpenMoji *subgroups* apart, so two smiling faces sit close
 in it; a second, feature-free measure asks the same question in pixel space: the share of samples whose
-nearest real emoji by SSIM is the asked one (`label_fidelity_ssim_top1`)."""
+nearest real emoji by SSIM is the asked one (`label_fidelity_ssim_top1`).
+
+Beside fidelity, the same samples give the model's **same-label diversity** (`label_diversity_ssim`): the SSIM
+between two draws of one label. A conditional model trained on one emoji per label may draw each label alike for
+every z; then its copy rate says how clean that one drawing is, not whether the noise makes new ones."""
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+
+def same_label_ssim(x: torch.Tensor, draws: int) -> torch.Tensor:
+    """(L, draws * (draws - 1) / 2): the SSIM of every pair of draws of one label, for label-major samples `x`
+    ((L * draws, C, H, W) in [-1, 1]), compared as evaluate compares images (over black, `ssim_matrix`)."""
+    from .image_stats import rgb01
+    from .memorization import ssim_matrix
+
+    if draws < 2 or len(x) % draws:
+        raise ValueError(f"{len(x)} samples are not labels of {draws} draws (at least 2) each")
+    upper = torch.triu(torch.ones(draws, draws, dtype=torch.bool), diagonal=1)
+    img = rgb01(x)
+    return torch.stack([ssim_matrix(img[i:i + draws], img[i:i + draws])[upper] for i in range(0, len(x), draws)])
 
 
 def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0,
@@ -37,6 +54,9 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
 
         hood = nearest_neighbors(real_feat, k)[y]
         scalars["label_fidelity_neighbourhood"] = float((hood == nearest5[:, :1]).any(dim=1).double().mean())
+    pairs = same_label_ssim(fake, per_label)
+    scalars |= {"label_diversity_ssim": float(pairs.mean()),
+                "label_diversity_share_095": float((pairs >= 0.95).double().mean())}
     if real is not None:
         from .memorization import nearest_ssim
 

@@ -23,6 +23,8 @@ SUMMARY = [  # key, label, how to read it
     ("label_fidelity_top1", "label fidelity (top-1)", "conditional: share of samples whose nearest real emoji is the asked one"),
     ("label_fidelity_top5", "label fidelity (top-5)", "conditional: the asked emoji among the 5 nearest"),
     ("label_fidelity_ssim_top1", "label fidelity (SSIM top-1)", "conditional: nearest real emoji by SSIM is the asked one"),
+    ("label_diversity_ssim", "same-label SSIM", "conditional: mean SSIM between two draws of one label (near 1: the "
+                                                "label decides the image, and the copy rate measures how clean it is)"),
     ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
     ("faint_alpha_ratio", "faint-alpha ratio", "RGBA: share of pixels with alpha 0.02-0.25 (specks in the transparent "
