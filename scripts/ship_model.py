@@ -11,6 +11,9 @@ shipped under NAME stays, e.g. one more member for the shipped faces64:
 
     python scripts/ship_model.py faces64 faces64 --mixture-with runs/faces64-focus:best --eval EVAL --reproduce ...
 
+A mixture after `--mixture-with` may name some of its members, as `emojigan mix` takes them: `runs/s22/f0
+--mixture-with faces64@1 runs/f2-new` ships the shipped member 1 between two runs.
+
 Checks: the fp16 generator draws the same images as the run's fp32 export (mean difference printed, must be
 under 1/255), and all shipped models together stay under the 60 MB budget.
 """
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.errors import UserError, script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.metrics.evaluate import export_file, export_of, load_run, split_checkpoint  # noqa: E402
+from emojigan.metrics.evaluate import export_file, export_of, load_run, split_checkpoint, split_members_spec  # noqa: E402
 from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
@@ -65,8 +68,9 @@ def main() -> int:
     ap.add_argument("--reproduce", required=True, help="the command that trains this model")
     ap.add_argument("--notes", default="", help="a paragraph for the card: what the samples show")
     ap.add_argument("--no-discriminator", action="store_true")
-    ap.add_argument("--mixture-with", nargs="+", default=[], metavar="RUN[:best]",
-                    help="more generators after the run's own: ship the uniform mixture of them all")
+    ap.add_argument("--mixture-with", nargs="+", default=[], metavar="RUN[:best]|EXPORT[@K,...]",
+                    help="more generators after the run's own: ship the uniform mixture of them all (a mixture "
+                         "adds its members, or those named after @, as `emojigan mix` takes them)")
     ap.add_argument("--trained-before", default="", metavar="STEPS[,STEPS...]",
                     help="per generator (a mixture's in order, 'keep' = as recorded): the steps its --init start had "
                          "trained in all, where that model's export did not record them (shipped before session 21)")
@@ -78,14 +82,16 @@ def main() -> int:
     else:
         folder, raw = load_run(a.run)[:2]
         first = export_of(folder, raw, a.checkpoint)
-    exports = [first] + [export_file(*split_checkpoint(s)) for s in a.mixture_with]
+    specs = [split_members_spec(s) for s in a.mixture_with]
+    exports = [first] + [export_file(*split_checkpoint(s)) for s, _ in specs]
+    picks = [None] + [pick for _, pick in specs]
     tensors, meta = read_export(exports[0])
     if len(exports) > 1:
-        tensors, meta = build_mixture(exports)
+        tensors, meta = build_mixture(exports, picks)
     if a.trained_before:
         set_trained_before(meta, a.trained_before)
     # what the fp32 (or already shipped) generators draw, before anything is written over them: seeds 0-63
-    ref = reference_draws(exports)
+    ref = reference_draws(exports, picks)
     if "shipped_model" in raw or run.suffix == ".safetensors":
         a.no_discriminator = True  # no training state to take D from: a D already shipped under NAME stays
     state_path = run / "checkpoints" / f"{a.checkpoint}.pt"  # D comes from the training state (exports hold G)
@@ -159,14 +165,15 @@ def set_trained_before(meta: dict, spec: str) -> None:
     meta["training"] = records[0]
 
 
-def reference_draws(exports: list[Path]) -> torch.Tensor:
+def reference_draws(exports: list[Path], picks: list[list[int] | None] | None = None) -> torch.Tensor:
     """Seeds 0-63 of the mixture of `exports` as their own files draw them (one export: its own seeds 0-63): the
-    members in order (a mixture among them contributes each of its members), member i of M drawing seeds i, i + M,
-    ... from the seeds' own latents."""
+    members in order (a mixture among them contributes each of its members, or those `picks` names for it), member
+    i of M drawing seeds i, i + M, ... from the seeds' own latents."""
     from emojigan.latent.sampling import z_from_seeds
 
     loaded = [load_generator(e, precision="fp32") for e in exports]
-    members = [(g, j) for g in loaded for j in range(len(g.members))]
+    picks = picks or [None] * len(loaded)
+    members = [(g, j) for g, pick in zip(loaded, picks) for j in (range(len(g.members)) if pick is None else pick)]
     ref = None
     for i, (g, j) in enumerate(members):
         seeds = list(range(i, 64, len(members)))

@@ -164,6 +164,16 @@ def test_mix_swaps_a_member_of_a_mixture_by_number(mixture, tiny_run, tmp_path):
     expect = [read_export(second)[0], read_export(first)[0]]
     assert len(parts) == 2 and all(torch.equal(a[k], b[k]) for a, b in zip(parts, expect) for k in a)
     assert meta["mixture"]["sources"][0].startswith(f"{mix} member 1")
+    # one member picked out alone: that generator by itself, as a plain export with its own training record
+    one = tmp_path / "one.safetensors"
+    p = run_cli("mix", f"{mix}@1", "--out", one)
+    assert "one generator" in p.stdout and "member 1" in p.stdout
+    tensors, meta = read_export(one)
+    assert "mixture" not in meta and meta["extracted_from"].startswith(f"{mix} member 1")
+    assert tensors.keys() == read_export(second)[0].keys()
+    assert all(torch.equal(tensors[k], read_export(second)[0][k]) for k in tensors)
+    assert torch.allclose(load_generator(one, precision="fp32").sample_tensor(seeds=[0, 3]),
+                          load_generator(second, precision="fp32").sample_tensor(seeds=[0, 3]), atol=1e-6)
     for spec, message in [(f"{mix}@2", "numbered 0-1"), (f"{mix}@0,0", "name each once")]:
         p = run_cli("mix", spec, tiny_run, "--out", tmp_path / "bad.safetensors", check=False)
         assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

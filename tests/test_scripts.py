@@ -320,6 +320,14 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     card = (dest / "toy.md").read_text()
     assert "A mixture of 2 generators" in card and not [p for p in dest.iterdir() if p.name.startswith(".")]
     assert "OpenMoji features, 2048 samples" in card and "| 0.550 (0.430-0.600 over 8 sets) |" in card
+    # --mixture-with NAME@K: one member of a shipped mixture (toy's member 1) after the run's own generator
+    pick = subprocess.run([*script, str(tiny_run), "pick", "--dest", str(dest), "--mixture-with",
+                           f"{dest / 'toy.safetensors'}@1", "--reproduce", "pick"], capture_output=True, text=True,
+                          timeout=300)
+    assert pick.returncode == 0, pick.stderr
+    meta = read_export(dest / "pick.safetensors")[1]
+    assert meta["mixture"]["members"] == 2 and meta["mixture"]["sources"][1].startswith(f"{dest / 'toy.safetensors'} member 1")
+    assert torch.equal(load_generator(dest / "pick.safetensors", precision="fp32").sample_tensor(seeds=[1]), x[1:2])
     shipped = {p.name: p.read_bytes() for p in dest.iterdir()}
     with open(dest / "big.safetensors", "wb") as f:                    # another model filling the budget (sparse)
         f.truncate(60 * 2**20)

@@ -301,6 +301,10 @@ def cmd_mix(a) -> int:
     paths = [export_file(*split_checkpoint(spec)) for spec, _ in specs]
     tensors, meta = build_mixture(paths, [pick for _, pick in specs])
     save_export(tensors, meta, out, sidecar=False)
+    if "mixture" not in meta:
+        print(f"{out}: one generator, {meta['extracted_from']} (it draws seed k itself); "
+              f"generate, interpolate, evaluate, compare and train --init take it")
+        return 0
     n = meta["mixture"]["members"]
     print(f"{out}: a mixture of {n} generators (seed k drawn by generator k mod {n}); "
           f"generate, interpolate, evaluate and compare take it")
@@ -459,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("members", nargs="+", metavar="RUN[:best]|EXPORT[@K,...]",
                     help="run folders (their last generator, or :best), shipped names or .safetensors exports; "
                          "a mixture among them adds its members (faces64 and one run: four generators), or those "
-                         "named after @ (faces64@0,1 and one run: three, member 2 swapped for the run)")
+                         "named after @ (faces64@0,1 and one run: three, member 2 swapped for the run; faces64@2 alone: that "
+                         "generator by itself)")
     mx.add_argument("--out", required=True, help="the mixture's .safetensors file")
     mx.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     mx.set_defaults(func=cmd_mix)

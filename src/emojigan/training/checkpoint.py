@@ -147,7 +147,8 @@ def build_mixture(paths: list[Path], picks: list[list[int] | None] | None = None
     """(tensors, metadata) of the mixture of the generators exported at `paths`, in that order: one architecture
     and one dataset, unconditional. A mixture among them gives its members in its own order (mixing `faces64` with
     one more generator makes four members), or those of `picks` (per path: member numbers, None for all), so one
-    member can be swapped for another. Seed k is drawn by member k mod the number of members."""
+    member can be swapped for another. Seed k is drawn by member k mod the number of members. One member picked
+    out of a mixture alone (`faces64@2`) is written as a single generator, with that member's training record."""
     parts = [read_export(p) for p in paths]
     picks = picks or [None] * len(paths)
     meta = parts[0][1]
@@ -174,10 +175,14 @@ def build_mixture(paths: list[Path], picks: list[list[int] | None] | None = None
         else:
             sources.append(str(path))
             records.append(m.get("training", {}))
-    if len(members) < 2:
-        raise UserError("a mixture needs two or more generators")
-    mix = {k: v for k, v in meta.items() if k != "mixture"}
+    # what a shipped model's card measured (metrics, reproduce, shipped_from) describes that model, not this file
+    mix = {k: v for k, v in meta.items() if k not in ("mixture", "metrics", "reproduce", "shipped_from")}
     mix.update({"format": EXPORT_FORMAT, "format_version": EXPORT_VERSION})
+    if len(members) == 1:  # one member picked out of a mixture (faces64@2): a plain single-generator export
+        if "mixture" not in meta:
+            raise UserError("a mixture needs two or more generators (or one picked out of a mixture: NAME@K)")
+        mix.update({"training": records[0], "extracted_from": sources[0]})
+        return members[0], mix
     if "mixture" in meta:  # the top-level record of a mixture is its first member's
         mix["training"] = records[0]
     mix["mixture"] = {"members": len(members), "sources": sources, "training": records,
