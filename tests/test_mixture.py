@@ -1,5 +1,6 @@
 """Mixtures of generators in one export (the shipped `faces64` is one): seed k is drawn by member k mod M."""
 import json
+import os
 
 import pytest
 import torch
@@ -170,6 +171,9 @@ def test_mix_swaps_a_member_of_a_mixture_by_number(mixture, tiny_run, tmp_path):
     assert "one generator" in p.stdout and "member 1" in p.stdout
     tensors, meta = read_export(one)
     assert "mixture" not in meta and meta["extracted_from"].startswith(f"{mix} member 1")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert one.stat().st_mode & 0o777 == 0o666 & ~mask  # the user's usual file mode (safetensors alone writes 0600)
     assert tensors.keys() == read_export(second)[0].keys()
     assert all(torch.equal(tensors[k], read_export(second)[0][k]) for k in tensors)
     assert torch.allclose(load_generator(one, precision="fp32").sample_tensor(seeds=[0, 3]),

@@ -27,6 +27,12 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
@@ -71,6 +77,7 @@ def save_export(tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: st
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     save_file(tensors, str(tmp), metadata={"emojigan": json.dumps(meta)})
+    os.chmod(tmp, 0o666 & ~_umask())  # safetensors writes 0600; an export is shared like any file the user writes
     os.replace(tmp, path)
     if sidecar:
         atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1))
