@@ -21,11 +21,13 @@ install: $(BIN)/emojigan
 demo: install
 	$(BIN)/emojigan models
 	$(BIN)/emojigan generate --model faces64 --n 64 --seed 0 --redraw 8 --background white --out $(DEMO_DIR)/faces64-grid.png
+	$(BIN)/emojigan generate --model cond128 --n 32 --seed 88 --nrow 8 --background white --out $(DEMO_DIR)/cond128-grid.png
 	$(BIN)/emojigan data build --subset faces --size 32 --background black --out data/faces-32-black
 	$(BIN)/emojigan train --preset dcgan64 --data data/faces-32-black --size 32 --epochs 150 --sample-every 50 \
 		--out $(DEMO_DIR)/train --overwrite
 	$(BIN)/emojigan generate $(DEMO_DIR)/train --n 64 --seed 0 --out $(DEMO_DIR)/trained-grid.png
-	@echo "shipped model: $(DEMO_DIR)/faces64-grid.png   short training run: $(DEMO_DIR)/trained-grid.png"
+	@echo "shipped models: $(DEMO_DIR)/faces64-grid.png $(DEMO_DIR)/cond128-grid.png (labels 88-119)"
+	@echo "short training run: $(DEMO_DIR)/trained-grid.png"
 	@echo "real emojis: data/faces-32-black/preview.png"
 
 test: install

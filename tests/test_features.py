@@ -46,16 +46,26 @@ class _StandIn(torch.nn.Module):
         return x.flatten(1)[:, :64]
 
 
+def _save_stand_in(path) -> None:
+    """The real weights are a TorchScript file (loaded with torch.jit.load), so the stand-in must be one too: torch
+    2.13 marks torch.jit.script deprecated, which is about writing new TorchScript, not about loading it."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script. is deprecated", category=DeprecationWarning)
+        torch.jit.script(_StandIn()).save(str(path))
+
+
 def test_inception_loader_with_torchscript_stand_in(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOJIGAN_CACHE", str(tmp_path / "cache"))
     with pytest.raises(UserError, match=f"{INCEPTION_FILE}.*is not at .*--inception-weights PATH.*--features openmoji"):
         load_feature_space("inception")
     (tmp_path / "cache").mkdir()
-    torch.jit.script(_StandIn()).save(str(tmp_path / "cache" / INCEPTION_FILE))
+    _save_stand_in(tmp_path / "cache" / INCEPTION_FILE)
     space = load_feature_space("inception")  # found in the cache folder
     assert space.dim == 64 and space(torch.zeros(2, 3, 64, 64)).shape == (2, 64)
     explicit = tmp_path / "elsewhere.pt"
-    torch.jit.script(_StandIn()).save(str(explicit))
+    _save_stand_in(explicit)
     assert load_feature_space("inception", inception_weights=str(explicit)).dim == 64
     explicit.write_bytes(b"not torchscript")
     with pytest.raises(UserError, match="not a loadable TorchScript file"):
@@ -72,7 +82,7 @@ def test_kid_sanity_order(faces64, space_name, tmp_path):
     if space_name == "openmoji":
         space = load_feature_space("openmoji")
     else:
-        torch.jit.script(_StandIn()).save(str(tmp_path / "s.pt"))
+        _save_stand_in(tmp_path / "s.pt")
         space = load_feature_space("inception", inception_weights=str(tmp_path / "s.pt"))
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(faces64), generator=g)
