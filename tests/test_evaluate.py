@@ -172,6 +172,23 @@ def test_evaluate_measures_the_redrawing_sampler(tmp_path):
     assert "sampled with --redraw 8" in (out / "report.html").read_text()
 
 
+def test_evaluate_measures_the_truncated_sampler(tmp_path):
+    """`evaluate --truncation T` measures generate --truncation's latents: less varied samples, said in the report;
+    an absurd T is refused in one line before anything is written."""
+    plain, cut = tmp_path / "plain", tmp_path / "cut"
+    run_cli("evaluate", "faces64", "--n", "32", "--out", plain, "--quiet")
+    p = run_cli("evaluate", "faces64", "--n", "32", "--truncation", "0.5", "--out", cut, "--quiet")
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (plain, cut))
+    assert a["truncation"] is None and b["truncation"] == 0.5 and "--truncation 0.5: latent components" in p.stdout
+    assert b["feature_distance_mean"] < 0.9 * a["feature_distance_mean"]   # the samples lie closer together
+    assert "sampled with --truncation 0.5" in (cut / "report.html").read_text()
+    assert "sampled with" not in (plain / "report.html").read_text()
+    for bad in ("0", "-1", "11"):
+        p = run_cli("evaluate", "faces64", "--truncation", bad, "--out", tmp_path / "bad", check=False)
+        assert p.returncode == 2 and "--truncation" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+
+
 def test_evaluate_and_compare_an_export_file(tmp_path, tiny_run):
     """An exported generator file is evaluated on the OpenMoji data its metadata names, like a shipped model; one
     trained on a user's folder names none and is refused in one line."""

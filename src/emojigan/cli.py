@@ -242,7 +242,11 @@ def cmd_evaluate(a) -> int:
     from .metrics.evaluate import evaluate
 
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
-                 device=a.device, checkpoint=a.checkpoint, progress=not a.quiet, redraw=a.redraw)
+                 device=a.device, checkpoint=a.checkpoint, progress=not a.quiet, redraw=a.redraw,
+                 truncation=a.truncation)
+    if a.truncation:
+        print(f"--truncation {a.truncation:g}: latent components beyond {a.truncation:g} resampled (the sampler of "
+              f"generate --truncation {a.truncation:g}, not the generator alone)")
     if a.redraw:
         print(f"--redraw {a.redraw}: {m['redrawn_rate']:.1%} of the samples were replaced by a later draw "
               f"with fewer stray fragments")
@@ -478,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--redraw", type=_int_range(0, MAX_REDRAW), default=0, metavar="R",
                    help="measure the sampler of generate --redraw R (fragmented samples redrawn) instead of the "
                         "generator alone (default 0)")
+    e.add_argument("--truncation", type=float, default=None, metavar="T",
+                   help="measure the sampler of generate --truncation T (latent components beyond T resampled): "
+                        "what the cleaner samples cost in variety")
     _eval_args(e)
     e.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")

@@ -44,8 +44,8 @@ def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, featu
         cached = d / "metrics.json"
         metrics = (json.loads(cached.read_text())
                    if cached.is_file() and cached.stat().st_mtime >= gen_mtime else {})
-        if metrics.get("metrics_version") != METRICS_VERSION or metrics.get("redraw"):
-            # none yet, older than G, from older metrics, or of a redrawing sampler (evaluate --redraw)
+        if metrics.get("metrics_version") != METRICS_VERSION or metrics.get("redraw") or metrics.get("truncation"):
+            # none yet, older than G, from older metrics, or of another sampler (evaluate --redraw, --truncation)
             evaluate(p, d, n=n, seed=seed, features=features, inception_weights=inception_weights,
                      device=device, progress=progress)
             metrics = json.loads(cached.read_text())  # as written, so fresh and cached results read the same

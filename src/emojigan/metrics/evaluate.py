@@ -133,13 +133,15 @@ def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | No
 
 def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
              inception_weights: str | None = None, device: str = "cpu", checkpoint: str = "latest",
-             progress: bool = True, redraw: int = 0) -> dict[str, Any]:
+             progress: bool = True, redraw: int = 0, truncation: float | None = None) -> dict[str, Any]:
     from ..features import load_feature_space
     from .plots import write_figures
     from .report import write_report
 
     if not 2 <= n <= MAX_N:
         raise UserError(f"--n {n} is out of range; it must be between 2 and {MAX_N}")
+    if truncation is not None and not 0 < truncation <= 10:
+        raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
     run, raw, cfg = load_run(run)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -152,16 +154,17 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     real = dataset.images
     draws = [0] * n
     if redraw:  # sampling with rejection of fragmented samples (generate --redraw): measure what it costs
-        fake, draws = gen.sample_redrawn(list(range(seed, seed + n)), redraw=redraw)
-    else:
-        fake = gen.sample_tensor(seeds=list(range(seed, seed + n)))
+        fake, draws = gen.sample_redrawn(list(range(seed, seed + n)), truncation=truncation, redraw=redraw)
+    else:  # (truncation: generate --truncation T's latents, the trick's cost in variety measured)
+        fake = gen.sample_tensor(seeds=list(range(seed, seed + n)), truncation=truncation)
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
     scalars.update({"checkpoint": checkpoint, "n_fake": n, "n_real": len(real), "seed": seed, "features": features,
                     "epoch": training_of(gen.meta, "epoch"), "step": training_of(gen.meta, "step"),
                     "total_step": training_of(gen.meta, "total_step"),
                     "seconds": round(time.perf_counter() - t0, 1), "metrics_version": METRICS_VERSION,
-                    "redraw": redraw, "redrawn_rate": float(np.mean([d > 0 for d in draws]))})
+                    "redraw": redraw, "redrawn_rate": float(np.mean([d > 0 for d in draws])),
+                    "truncation": truncation})
     def show(x):
         return images.for_display(images.to_pil(x))
 
@@ -173,7 +176,8 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         if n_images != len(real):
             raise UserError(f"{run}: the model was trained on {n_images} images but its data has {len(real)}")
         first = {c: i for i, c in reversed(list(enumerate(gen.image_classes)))}  # a cluster's first image
-        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real, redraw=redraw)
+        f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real, redraw=redraw,
+                                                  truncation=truncation)
         scalars.update(f_scalars)
         arrays.update(f_arrays)
         per = f_arrays["label_fidelity_per_label"]

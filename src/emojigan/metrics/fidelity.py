@@ -28,7 +28,8 @@ def same_label_ssim(x: torch.Tensor, draws: int) -> torch.Tensor:
 
 
 def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0,
-                   real: torch.Tensor | None = None, redraw: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
+                   real: torch.Tensor | None = None, redraw: int = 0,
+                   truncation: float | None = None) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
     """Class i = real image i (as conditional training sets it up), or for a cluster-conditioned model
     `gen.image_classes[i]`: a sample counts when its nearest real emoji belongs to the asked class.
     Returns scalars, arrays (per-label top-1) and the samples (label-major) for the worst-labels grid."""
@@ -37,7 +38,7 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     class_of = torch.tensor(image_classes) if image_classes else torch.arange(len(real_feat))
     labels = [y for y in range(n_classes) for _ in range(per_label)]
     seeds = [seed + k for _ in range(n_classes) for k in range(per_label)]
-    fake = gen.sample_tensor(seeds=seeds, labels=labels, redraw=redraw)
+    fake = gen.sample_tensor(seeds=seeds, labels=labels, truncation=truncation, redraw=redraw)
     feat = space(fake)
     d = torch.cdist(feat.double(), real_feat.double())
     nearest5 = d.topk(min(5, d.shape[1]), dim=1, largest=False).indices

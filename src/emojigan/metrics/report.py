@@ -46,12 +46,17 @@ def _training(m: dict[str, Any]) -> str:
 
 
 def _sampling(m: dict[str, Any]) -> str:
-    """How the samples were drawn, where not plainly (evaluate --redraw)."""
-    if not m.get("redraw"):
+    """How the samples were drawn, where not plainly (evaluate --redraw, --truncation)."""
+    parts = []
+    if m.get("truncation"):
+        parts.append(f"<b>sampled with --truncation {m['truncation']:g}</b>: every latent component beyond "
+                     f"{m['truncation']:g} was resampled")
+    if m.get("redraw"):
+        parts.append(f"<b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds' first "
+                     f"draws were replaced by a later draw with fewer stray fragments")
+    if not parts:
         return ""
-    return (f"; <b>sampled with --redraw {m['redraw']}</b>: {m['redrawn_rate']:.1%} of the seeds' first "
-            f"draws were replaced by a later draw with fewer stray fragments, so these numbers describe the "
-            f"filtered sampler, not the generator alone")
+    return "; " + "; ".join(parts) + ", so these numbers describe that sampler, not the generator alone"
 
 
 def _img(path: Path) -> str:
