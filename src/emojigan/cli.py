@@ -434,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--background", choices=BACKGROUNDS, default=None,
                    help="composite an RGBA model's output (default: as trained)")
     g.add_argument("--truncation", type=float, default=None, metavar="T",
-                   help="resample z components beyond T (e.g. 1.5): cleaner, less varied samples")
+                   help="resample z components beyond T (BigGAN's truncation trick, e.g. 1.5): less varied samples; "
+                        "on the shipped models measured no cleaner (faces64 at 1.0: broken faces; docs/RESULTS.md), "
+                        "--redraw is the sampler that cleans")
     g.add_argument("--redraw", type=_int_range(0, MAX_REDRAW), default=0, metavar="R",
                    help="RGBA models: replace a sample with a stray fragment (a broken bit of outline) by its "
                         "seed's next draw, up to R times, keeping the draw with the fewest (e.g. 8; default 0: off)")
@@ -484,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "generator alone (default 0)")
     e.add_argument("--truncation", type=float, default=None, metavar="T",
                    help="measure the sampler of generate --truncation T (latent components beyond T resampled): "
-                        "what the cleaner samples cost in variety")
+                        "what it does to quality and variety")
     _eval_args(e)
     e.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("compare", help="one table of every metric and the sample grids of several runs")

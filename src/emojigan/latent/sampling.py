@@ -39,7 +39,8 @@ def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None,
     """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone.
 
     `truncation` T resamples every component with |z| > T (from the same seed's generator) until all lie
-    within T: the truncation trick of BigGAN, trading variety for cleaner samples. `draws[k]` = d takes the
+    within T: the truncation trick of BigGAN, meant to trade variety for cleaner samples (a G not trained for it
+    may just draw worse: the shipped faces64 does below T = 1.5, docs/RESULTS.md). `draws[k]` = d takes the
     (d+1)-th vector seed k's generator yields (0, the default, is the first): a sample rejected at generation
     (`redraw`) is replaced by its seed's next draw, so it still depends on its own seed only."""
     if truncation is not None and not 0 < truncation <= 10:
