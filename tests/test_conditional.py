@@ -130,11 +130,11 @@ def test_label_fidelity_known_answers(faces32):
     class Perfect:  # draws each label's own training image
         classes = [{"annotation": str(i)} for i in range(len(real))]
 
-        def sample_tensor(self, seeds, labels, redraw=0):
+        def sample_tensor(self, seeds, labels, truncation=None, redraw=0):
             return real[torch.tensor(labels)]
 
     class Shifted(Perfect):  # draws the next label's image: always the wrong emoji
-        def sample_tensor(self, seeds, labels, redraw=0):
+        def sample_tensor(self, seeds, labels, truncation=None, redraw=0):
             return real[(torch.tensor(labels) + 1) % len(real)]
 
     s, a, _ = label_fidelity(Perfect(), space, space(real), per_label=2, real=real)
@@ -147,7 +147,7 @@ def test_label_fidelity_known_answers(faces32):
     assert s["label_fidelity_top1"] == 0.0 and s["label_fidelity_ssim_top1"] == 0.0
 
     class Varied(Perfect):  # a label's first draw is its image, the second its neighbour's: two different emojis
-        def sample_tensor(self, seeds, labels, redraw=0):
+        def sample_tensor(self, seeds, labels, truncation=None, redraw=0):
             second = torch.arange(len(labels)) % 2
             return real[(torch.tensor(labels) + second) % len(real)]
 

@@ -89,7 +89,7 @@ def test_label_fidelity_counts_a_clusters_members():
         classes = [{"annotation": "cluster 0"}, {"annotation": "cluster 1"}]
         image_classes = [0, 0, 1, 1]
 
-        def sample_tensor(self, seeds, labels, redraw=0):
+        def sample_tensor(self, seeds, labels, truncation=None, redraw=0):
             return torch.tensor([[10.0 * y, 0.5] for y in labels])
 
     s, arrays, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=3)
@@ -174,7 +174,7 @@ def test_label_fidelity_of_a_neighbourhood_model_counts_its_neighbours():
         image_classes = []
         meta = {"model": {"neighbors": 2}}
 
-        def sample_tensor(self, seeds, labels, redraw=0):
+        def sample_tensor(self, seeds, labels, truncation=None, redraw=0):
             return real_feat[[(y + 1) % 4 for y in labels]] + 0.01
 
     s, _, _ = label_fidelity(Gen(), lambda x: x, real_feat, per_label=2)

@@ -576,12 +576,12 @@ def test_flat_loss_pulls_a_mottled_fill_flat_and_leaves_outlines_and_alpha_alone
     fake = mottled.clone().requires_grad_(True)
     loss = flat_loss(fake)
     loss.backward()
-    assert float(loss) > float(flat_loss(face))
+    assert float(loss.detach()) > float(flat_loss(face))
     assert float(fake.grad[:, 3].abs().max()) == 0.0     # alpha gets no pull
     assert float(fake.grad[:, :3, 6:26, 6:8].abs().max()) == 0.0   # the bar's windows are above the cap: no blur
     assert float(fake.grad[:, :3, 0:4].abs().max()) == 0.0          # the transparent background is not counted
     stepped = (mottled - 50 * fake.grad).detach()         # descent flattens the blotches
-    assert float(flat_loss(stepped)) < float(loss) and mottled_fill(stepped).mean() < mottled_fill(mottled).mean()
+    assert float(flat_loss(stepped)) < float(loss.detach()) and mottled_fill(stepped).mean() < mottled_fill(mottled).mean()
 
 
 def test_flat_term_is_in_the_g_step_only():
