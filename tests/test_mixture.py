@@ -174,8 +174,8 @@ def test_mix_swaps_a_member_of_a_mixture_by_number(mixture, tiny_run, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert one.stat().st_mode & 0o777 == 0o666 & ~mask  # the user's usual file mode (safetensors alone writes 0600)
-    assert tensors.keys() == read_export(second)[0].keys()
-    assert all(torch.equal(tensors[k], read_export(second)[0][k]) for k in tensors)
+    expect = read_export(second)[0]
+    assert tensors.keys() == expect.keys() and all(torch.equal(tensors[k], expect[k]) for k in tensors)
     assert torch.allclose(load_generator(one, precision="fp32").sample_tensor(seeds=[0, 3]),
                           load_generator(second, precision="fp32").sample_tensor(seeds=[0, 3]), atol=1e-6)
     for spec, message in [(f"{mix}@2", "numbered 0-1"), (f"{mix}@0,0", "name each once")]:

@@ -34,6 +34,12 @@ def parse_seeds(spec: str) -> list[int]:
     return seeds
 
 
+def check_truncation(truncation: float | None) -> None:
+    """The one range check of --truncation T (None: off), for callers that must refuse it before slow work."""
+    if truncation is not None and not 0 < truncation <= 10:
+        raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
+
+
 def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None,
                  draws: list[int] | None = None) -> torch.Tensor:
     """(len(seeds), z_dim) standard normal vectors on the CPU, row k drawn from seed k alone.
@@ -43,8 +49,7 @@ def z_from_seeds(seeds: list[int], z_dim: int, truncation: float | None = None,
     may just draw worse: the shipped faces64 does below T = 1.5, docs/RESULTS.md). `draws[k]` = d takes the
     (d+1)-th vector seed k's generator yields (0, the default, is the first): a sample rejected at generation
     (`redraw`) is replaced by its seed's next draw, so it still depends on its own seed only."""
-    if truncation is not None and not 0 < truncation <= 10:
-        raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
+    check_truncation(truncation)
     if draws is not None and len(draws) != len(seeds):
         raise ValueError("one draw index per seed")
     out = torch.empty(len(seeds), z_dim)

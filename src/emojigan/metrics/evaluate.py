@@ -14,6 +14,7 @@ from .. import images
 from ..config import Config
 from ..errors import UserError
 from ..inference import load_generator, resolve_export
+from ..latent.sampling import check_truncation
 from ..training.checkpoint import atomic_write_text, training_of
 from ..training.run import load_dataset, read_run_config
 from . import EvalData, compute_all
@@ -140,8 +141,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
 
     if not 2 <= n <= MAX_N:
         raise UserError(f"--n {n} is out of range; it must be between 2 and {MAX_N}")
-    if truncation is not None and not 0 < truncation <= 10:
-        raise UserError(f"--truncation {truncation} is out of range; it must be in (0, 10]")
+    check_truncation(truncation)  # before the feature network and the data are loaded
     run, raw, cfg = load_run(run)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -155,7 +155,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     draws = [0] * n
     if redraw:  # sampling with rejection of fragmented samples (generate --redraw): measure what it costs
         fake, draws = gen.sample_redrawn(list(range(seed, seed + n)), truncation=truncation, redraw=redraw)
-    else:  # (truncation: generate --truncation T's latents, the trick's cost in variety measured)
+    else:  # with truncation, generate --truncation T's latents: what the trick costs is measured
         fake = gen.sample_tensor(seeds=list(range(seed, seed + n)), truncation=truncation)
     data = EvalData(real, fake, space(real), space(fake), cfg.data.background, seed)
     scalars, arrays = compute_all(data)
