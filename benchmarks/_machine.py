@@ -17,7 +17,7 @@ def cpu_model() -> str:
 
 
 def cpu_extensions() -> list[str]:
-    from emojigan.inference import cpu_flags
+    from emojigan.devices import cpu_flags
 
     flags = cpu_flags()
     wanted = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile"]

@@ -19,8 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_throughput import BETAS, LR_D, LR_G, Z  # noqa: E402
 
+from emojigan.config import TrainConfig  # noqa: E402
 from emojigan.models import build  # noqa: E402
-from emojigan.training.step import GANStep, make_optimizers  # noqa: E402
+from emojigan.training.step import GANStep, make_nets  # noqa: E402
 
 
 def train(eps: float, steps: int) -> tuple[dict, torch.Tensor]:
@@ -30,8 +31,7 @@ def train(eps: float, steps: int) -> tuple[dict, torch.Tensor]:
     with torch.no_grad():
         for p in G.parameters():
             p.mul_(1 + eps * torch.randn_like(p))
-    opt_G, opt_D = make_optimizers(G, D, LR_G, LR_D, BETAS, torch.device("cpu"))
-    gan = GANStep(G, D, opt_G, opt_D)
+    gan = GANStep(make_nets(G, D, LR_G, LR_D, BETAS, torch.device("cpu")), TrainConfig())
     g = torch.Generator().manual_seed(1)
     data = torch.rand(111, 3, 64, 64, generator=g) * 2 - 1
     for _ in range(steps):

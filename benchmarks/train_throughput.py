@@ -28,9 +28,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import describe, header  # noqa: E402
 
-from emojigan.inference import EmojiGenerator, pick_device  # noqa: E402
+from emojigan.config import TrainConfig  # noqa: E402
+from emojigan.devices import pick_device  # noqa: E402
+from emojigan.inference import EmojiGenerator  # noqa: E402
 from emojigan.models import build  # noqa: E402
-from emojigan.training.step import STATS, GANStep, GraphedStep, make_optimizers  # noqa: E402
+from emojigan.training.step import STATS, GANStep, GraphedStep, make_nets  # noqa: E402
 
 LR_G, LR_D, BETAS, Z = 1.5e-4, 1.05e-4, (0.4, 0.999), 100
 
@@ -64,8 +66,7 @@ def step_gflop(size: int, batch: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     G, D = build("dcgan", size, 3, Z, 64, 64, 512)
-    opt_G, opt_D = make_optimizers(G, D, LR_G, LR_D, BETAS, torch.device("cpu"))
-    gan = GANStep(G, D, opt_G, opt_D)
+    gan = GANStep(make_nets(G, D, LR_G, LR_D, BETAS, torch.device("cpu")), TrainConfig())
     with FlopCounterMode(display=False) as fc:
         gan.step(torch.rand(batch, 3, size, size) * 2 - 1, torch.randn(batch, Z))
     return fc.get_total_flops() / 1e9
@@ -139,10 +140,10 @@ class Project:
         fmt = torch.channels_last
         G, D = (m.to(device, memory_format=fmt) for m in build("dcgan", size, 3, Z, 64, 64, 512))
         graphs = graphs and device.type == "cuda" and not compile_
-        opt_G, opt_D = make_optimizers(G, D, LR_G, LR_D, BETAS, device, capturable=graphs)
+        nets = make_nets(G, D, LR_G, LR_D, BETAS, device, capturable=graphs)
         if compile_:
             G, D = torch.compile(G), torch.compile(D)
-        gan = GANStep(G, D, opt_G, opt_D, precision=precision)
+        gan = GANStep(nets, TrainConfig(), precision=precision)
         self.stepper = GraphedStep(gan) if graphs else gan
         self.data = (torch.rand(111, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=fmt)
         self.noise = torch.Generator(device=device).manual_seed(1)

@@ -5,7 +5,7 @@ safetensors under src/emojigan/pretrained/, with a model card written from the r
         --reproduce "emojigan train --preset faces64 --out runs/faces64" [--checkpoint best]
 
 `--mixture-with RUN[:best] ...` ships a mixture: the run's generator first, then these (same architecture and
-data), one file; seed k is drawn by member k mod M (`scripts/mixture_eval.py` measures one before shipping).
+data), one file; seed k is drawn by member k mod M (`emojigan evaluate` measures one before shipping).
 RUN may also be a shipped model or an export (a mixture adds its members): then no D is shipped, and the D already
 shipped under NAME stays, e.g. one more member for the shipped faces64:
 
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from emojigan.errors import UserError, script_main  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
-from emojigan.metrics.evaluate import export_file, export_of, load_run, split_checkpoint, split_members_spec  # noqa: E402
-from emojigan.training.checkpoint import build_mixture, read_export  # noqa: E402
+from emojigan.export import build_mixture, read_export, resolve_export, split_checkpoint, split_member  # noqa: E402
+from emojigan.metrics.evaluate import export_of, load_run  # noqa: E402
 
 DEST = ROOT / "src" / "emojigan" / "pretrained"
 BUDGET_MB = 60
@@ -73,7 +73,7 @@ def main() -> int:
                          "adds its members, or those named after @, as `emojigan mix` takes them)")
     ap.add_argument("--trained-before", default="", metavar="STEPS[,STEPS...]",
                     help="per generator (a mixture's in order, 'keep' = as recorded): the steps its --init start had "
-                         "trained in all, where that model's export did not record them (shipped before session 21)")
+                         "trained in all, where that model's export did not record them (older exports)")
     ap.add_argument("--dest", default=str(DEST), help="where the weights and card go (default: the package's pretrained/)")
     a = ap.parse_args()
     run = Path(a.run)
@@ -82,8 +82,8 @@ def main() -> int:
     else:
         folder, raw = load_run(a.run)[:2]
         first = export_of(folder, raw, a.checkpoint)
-    specs = [split_members_spec(s) for s in a.mixture_with]
-    exports = [first] + [export_file(*split_checkpoint(s)) for s, _ in specs]
+    specs = [split_member(s) for s in a.mixture_with]
+    exports = [first] + [resolve_export(*split_checkpoint(s)) for s, _ in specs]
     picks = [None] + [pick for _, pick in specs]
     tensors, meta = read_export(exports[0])
     if len(exports) > 1:

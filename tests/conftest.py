@@ -66,7 +66,7 @@ def tiny_rgba_run(tmp_path_factory, faces32_rgba) -> Path:
 def train_split_and_resumed(tmp_path: Path, epochs: int, *args) -> tuple[Path, Path]:
     """The same `emojigan train ARGS` run twice: `ref` straight through `epochs`, `part` stopped halfway and
     resumed to `epochs`; returns (ref, part). One thread each: on CPUs with AMX, two-thread runs of the same
-    settings were seen to differ in the last bits now and then (3 of about 60 comparisons, session 10), which is
+    settings were seen to differ in the last bits now and then (3 of about 60 comparisons), which is
     the kernels' thread split, not the resume under test."""
     ref, part = tmp_path / "ref", tmp_path / "part"
     run_cli("train", *args, "--epochs", epochs, "--out", ref, threads=1)
@@ -85,18 +85,25 @@ def assert_same_training_state(run_a: Path, run_b: Path, steps: int, nets=("G", 
             assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs between {run_a.name} and {run_b.name}"
 
 
-def tiny_gan(channels: int = 3, g_gain: float = 1.0, **kw):
-    """A 32x32 dcgan (RGB, or RGBA with `channels=4`; z 16, 8 base channels) with its optimizers in a GANStep built
-    with `kw`, seeded; `g_gain` scales G's last convolution (large: saturated outputs)."""
+def tiny_gan(channels: int = 3, g_gain: float = 1.0, images=None, P=None, opt_P=None, **settings):
+    """A 32x32 dcgan (RGB, or RGBA with `channels=4`; z 16, 8 base channels) with its optimizers in a GANStep whose
+    `train` settings are the defaults changed by `settings` (e.g. `loss="hinge"`, `faint_alpha=100.0`), seeded;
+    `g_gain` scales G's last convolution (large: saturated outputs); `images`: the regularizers' TrainingImages;
+    `P`, `opt_P`: a patch critic and its optimizer."""
     import torch
 
+    from emojigan.config import Config, set_value
     from emojigan.models import build
-    from emojigan.training.step import GANStep, make_optimizers
+    from emojigan.training.step import GANStep, make_nets
 
     torch.manual_seed(0)
     G, D = build("dcgan", 32, channels, 16, 8, 8, 32)
     if g_gain != 1.0:
         with torch.no_grad():
             G.net[-2].weight.mul_(g_gain)
-    opt_G, opt_D = make_optimizers(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
-    return GANStep(G, D, opt_G, opt_D, **kw)
+    cfg = Config()
+    for key, value in settings.items():
+        set_value(cfg, f"train.{key}", value)
+    nets = make_nets(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
+    nets.P, nets.opt_P = P, opt_P
+    return GANStep(nets, cfg.train, images=images, channels=channels)

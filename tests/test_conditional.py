@@ -168,35 +168,6 @@ def test_evaluate_conditional_run(cond_run, tmp_path):
     assert 'id="label-fidelity"' in report and "same-label SSIM" in report
 
 
-def test_mode_seeking_pairs_share_labels(tmp_path, monkeypatch):
-    """With train.mode_seeking, the fakes' two batch halves are drawn for the same labels (MSGAN's pairs)."""
-    from emojigan.config import resolve
-    from emojigan.data import build_dataset
-    from emojigan.training import loop
-    from emojigan.training.step import GANStep
-
-    data = build_dataset(tmp_path / "fc32", "faces+cats", 32, "black", progress=False)
-    seen = []
-    real_step = GANStep.step
-
-    def spy(self, real, z, labels=None, fake_labels=None, **kw):
-        seen.append(fake_labels.clone())
-        return real_step(self, real, z, labels, fake_labels, **kw)
-
-    monkeypatch.setattr(GANStep, "step", spy)
-    cfg = resolve("cdcgan128", None, [("data.path", str(data)), ("data.size", "32"), ("model.g_base", "8"),
-                                      ("model.d_base", "8"), ("model.max_channels", "32"), ("train.epochs", "1"),
-                                      ("train.mode_seeking", "1")])
-    loop.train(cfg, tmp_path / "run", progress=False)
-    assert len(seen) == 8                                   # 120 labels at batch 16
-    for y in seen:
-        h = len(y) // 2
-        assert torch.equal(y[:h], y[h:2 * h])
-    assert len({tuple(y.tolist()) for y in seen}) == 8      # still random from batch to batch
-    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(r["loss_g"]) for r in rows if r["kind"] == "train")
-
-
 def test_init_continues_a_conditional_model_only_on_its_own_emojis(cond_run, faces32, tmp_path):
     from safetensors.torch import load_file
 

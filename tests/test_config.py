@@ -35,7 +35,9 @@ def test_overrides_are_typed(tmp_path):
     ([("data.background", "pink")], "data.background 'pink' is unknown"),
     ([("train.device", "tpu")], "train.device 'tpu' is unknown"),
     ([("model.arch", "vqgan")], "model.arch 'vqgan' is unknown"),
-    ([("model.g_upsample", "bicubic")], "model.g_upsample 'bicubic' is unknown; choose transposed or resize"),
+    ([("model.g_upsample", "resize")], "model.g_upsample was removed from emojigan: it measured no gain"),
+    ([("train.lecam", "0.3")], "train.lecam was removed from emojigan"),
+    ([("train.flat", "-1")], "train.flat -1.0 is out of range"),
 ])
 def test_bad_values(overrides, words):
     with pytest.raises(UserError, match=words.replace("(", r"\(").replace(".", r"\.")):
@@ -75,7 +77,7 @@ def test_every_preset_resolves_and_builds(name):
 def test_cond128_is_the_report_conditional_plus_ema_on_rgba_at_half_the_learning_rate_without_smoothing():
     report, ours = config.load_preset("cdcgan128"), config.load_preset("cond128")
     assert (ours.data.subset, ours.data.size, ours.data.background) == ("faces+cats", 128, "transparent")
-    assert vars(ours.model) == {**vars(report.model), "d_cond": "concat"}
+    assert vars(ours.model) == vars(report.model)
     assert ours.train.diffaugment == "" and ours.train.ema == 0.999
     assert (ours.train.lr_g, ours.train.lr_d) == (report.train.lr_g / 2, report.train.lr_d / 2) == (2e-4, 2e-4)
     for key in ("batch_size", "beta1", "beta2"):

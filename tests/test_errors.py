@@ -42,7 +42,7 @@ def assert_clean_error(code, err, words):
     (["train", "--resume", "{tmp}/empty"], "is not a run folder"),
     (["train", "--preset", "dcgan64"], "--out RUN is required"),
     (["generate", "{tmp}/missing", "--out", "{tmp}/g.png"], "does not exist"),
-    (["generate", "{tmp}/empty", "--out", "{tmp}/g.png"], "has no generator.safetensors"),
+    (["generate", "{tmp}/empty", "--out", "{tmp}/g.png"], "has no checkpoint yet (no generator.safetensors)"),
     (["generate", "{tmp}/junk.safetensors", "--out", "{tmp}/g.png"], "is not a readable safetensors file"),
     (["generate", "{run}", "--n", "0", "--out", "{tmp}/g.png"], "0 is out of range"),
     (["generate", "{run}", "--n", "1000000", "--out", "{tmp}/g.png"], "out of range"),

@@ -47,11 +47,26 @@ def test_evaluate_writes_every_figure_and_number(evaluated, faces32):
     with Image.open(evaluated / "missed.png") as im:
         rows = -(-min(64, len(missed)) // 8)
         assert im.height > rows * 32 and im.width >= min(8, len(missed)) * 32
-    # the same counts per emoji as a table (scripts/focus_list.py reads it): training order, stems, annotations
+    # the same counts per emoji as a table: training order, stems, annotations
     with open(evaluated / "recall_hits.csv", newline="", encoding="utf-8") as f:
         table = list(csv.DictReader(f))
     assert [r["annotation"] for r in table] == annotations and [int(r["hits"]) for r in table] == hits.tolist()
     assert {r["sets"] for r in table} == {str(m["pr_sets"])} and all(r["name"] for r in table)
+    # focus.txt: the emojis recalled by at most --focus-hits sets (default 1), in the format train.focus reads
+    lines = [ln for ln in (evaluated / "focus.txt").read_text().splitlines() if not ln.startswith("#")]
+    assert m["focus_hits"] == 1 and m["focus_count"] == len(lines) == int((hits <= 1).sum())
+    assert [ln.split("  #")[0] for ln in lines] == [r["name"] for r in table if int(r["hits"]) <= 1]
+
+
+def test_focus_list_of_evaluate_trains_a_focused_member(evaluated, faces32, tmp_path):
+    from emojigan.data import load_images
+    from emojigan.data.focus import focus_weights
+
+    w = focus_weights(load_images(faces32, 32, "black"), evaluated / "focus.txt")
+    m = json.loads((evaluated / "metrics.json").read_text())
+    assert int((w > 0).sum()) == m["focus_count"] and float(w.sum()) == pytest.approx(1.0)
+    p = run_cli("evaluate", "faces64", "--n", "8", "--focus-hits", "1001", "--out", tmp_path / "ev", check=False)
+    assert p.returncode == 2 and "--focus-hits" in p.stderr and not (tmp_path / "ev").exists()
 
 
 def test_report_html_has_every_section(evaluated):
@@ -95,6 +110,18 @@ def test_training_with_eval_every_keeps_best(faces32, tmp_path):
     m = json.loads((ev / "metrics.json").read_text())
     assert m["checkpoint"] == "best" and m["epoch"] == best["epoch"]
     assert (ev / "ssim_over_epochs.png").is_file()
+    # compare --history: the in-training evaluations side by side, no new samples
+    p = run_cli("compare", out, out, "--names", "a,b", "--history", "--window", "0-100", "--out", tmp_path / "hist")
+    table = (tmp_path / "hist" / "history.md").read_text()
+    first = evals[0]
+    assert f"| {first['step']:,} | {first['kid']:.3f} / {first['recall']:.2f}" in table and table in p.stdout
+    assert f"| a | 2 | {sum(r['kid'] for r in evals) / 2:.3f} |" in table
+    with Image.open(tmp_path / "hist" / "history.png") as im:
+        assert im.width > 500
+    for args, words in (([out, "--window", "9-1"], "LO must be at most HI"),
+                        ([tmp_path / "ev"], "is not a run folder (no metrics.jsonl)")):
+        p = run_cli("compare", *args, "--history", "--out", tmp_path / "h2", check=False)
+        assert p.returncode == 2 and words in p.stderr and not (tmp_path / "h2").exists()
 
 
 def test_compare_two_runs(tiny_run, tiny_rgba_run, tmp_path):
@@ -111,7 +138,7 @@ def test_compare_two_runs(tiny_run, tiny_rgba_run, tmp_path):
 
 
 def test_best_checkpoint_skips_evaluations_that_copy():
-    from emojigan.training.loop import better_checkpoint
+    from emojigan.training.evaluation import better_checkpoint
 
     assert better_checkpoint({"kid": 0.1, "copy_rate": 0.0}, 0.2, 1.0)
     assert not better_checkpoint({"kid": 0.3, "copy_rate": 0.0}, 0.2, 1.0)

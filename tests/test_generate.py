@@ -98,7 +98,7 @@ def test_redraw_replaces_fragmented_samples_by_their_seeds_next_draw(tmp_path):
     """The shipped faces64 leaves a stray fragment in about one sample in 45 (none among seeds 0-63): --redraw
     replaces exactly those, each by its own seed's next draw (the same mixture member), and leaves every other sample
     as it was."""
-    from emojigan.metrics.image_stats import stray_fragments
+    from emojigan.image_stats import stray_fragments
 
     gen = emojigan.load_generator("faces64")
     seeds = list(range(256))

@@ -5,7 +5,7 @@ import torch
 
 from emojigan.metrics import EvalData, compute_all
 from emojigan.metrics.distribution import coverage, fid, kid, precision_recall, precision_recall_sets
-from emojigan.metrics.image_stats import edge_strength, noise_energy
+from emojigan.metrics.image_metrics import edge_strength, noise_energy
 from emojigan.metrics.memorization import nearest_ssim, ssim_matrix
 
 
@@ -138,7 +138,7 @@ def test_noise_generator_scores_badly(real_images):
 def test_faint_alpha_counts_specks_in_a_transparent_background():
     """RGBA only: a copy of the renders reads 1; the same images with faint specks scattered over their
     transparent background read far more; RGB data has no such metric."""
-    from emojigan.metrics.image_stats import faint_alpha
+    from emojigan.image_stats import faint_alpha
 
     g = torch.Generator().manual_seed(0)
     real = torch.full((8, 4, 32, 32), -1.0)
@@ -160,7 +160,7 @@ def test_stray_fragments_count_tiny_detached_opaque_bits():
     """RGBA only: a face with a large detached part (a tear) has no stray fragment; the same face with two 2x2
     opaque dots beside it has two; the rate is the share of images with any, and the report shows it beside the
     renders' own rate."""
-    from emojigan.metrics.image_stats import stray_fragments
+    from emojigan.image_stats import stray_fragments
 
     real = torch.full((4, 4, 64, 64), -1.0)
     real[:, :, 10:50, 10:50] = 1.0                      # the face
@@ -183,7 +183,7 @@ def test_mottled_fill_counts_blotchy_texture_inside_the_emoji_not_outlines_or_ba
     """A flat yellow disc with a black outline has no mottled pixel (its outline's windows are far above 0.08); the
     same disc with a faint colour blotch texture has most of its interior mottled; transparent pixels never count;
     an RGB image counts all its pixels; the report shows the renders' share beside the samples'."""
-    from emojigan.metrics.image_stats import fill_interior, local_std, mottled_fill
+    from emojigan.image_stats import fill_interior, local_std, mottled_fill
 
     yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     r = ((yy - 32) ** 2 + (xx - 32) ** 2).sqrt()

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from emojigan.errors import UserError
 from emojigan.inference import load_generator
-from emojigan.training.checkpoint import mixture_tensors, read_export, split_members
+from emojigan.export import mixture_tensors, read_export, split_members
 from tests.conftest import run_cli
 
 
@@ -77,20 +77,22 @@ def test_init_from_a_mixture_starts_from_its_first_generator(mixture):
     assert "first generator of its mixture" in msg
     assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in tensors.items())
     second_tensors, _ = read_export(mixture[2])
-    msg = load_init(G, D, str(mix), member=1)
+    msg = load_init(G, D, f"{mix}@1")
     assert "generator 1 of its mixture of 2" in msg
     assert all(torch.equal(G.state_dict()[k], v.float()) for k, v in second_tensors.items())
     assert not all(torch.equal(second_tensors[k], v) for k, v in tensors.items())
 
 
-def test_init_member_trains_from_that_generator_and_refuses_one_out_of_range(mixture, faces32, tmp_path):
+def test_init_at_k_trains_from_that_generator_and_refuses_one_out_of_range(mixture, faces32, tmp_path):
     mix, _, second = mixture
-    run_cli("train", "--init", mix, "--init-member", "1", "--data", faces32, "--epochs", "1", "--out", tmp_path / "ft")
+    run_cli("train", "--init", f"{mix}@1", "--data", faces32, "--epochs", "1", "--out", tmp_path / "ft")
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["init"]["member"] == 1
     log = (tmp_path / "ft" / "metrics.jsonl").read_text()
     assert (tmp_path / "ft" / "generator.safetensors").is_file() and '"train"' in log
-    for args, words in ((["--init", mix, "--init-member", "2"], "is a mixture of 2 generators; pick 0 to 1"),
-                        (["--init", second, "--init-member", "1"], "is a single generator; pick 0 to 0"),
-                        (["--preset", "dcgan64", "--set", "train.init_member=1"], "give --init too")):
+    for args, words in ((["--init", f"{mix}@2"], "is a mixture of 2 generators; pick member 0 to 1"),
+                        (["--init", f"{second}@1"], "is a single generator; pick member 0 to 0"),
+                        (["--init", f"{mix}@0,1"], "a run starts from one generator"),
+                        (["--preset", "dcgan64", "--set", "train.init_member=1"], "train.init_member was removed")):
         p = run_cli("train", *args, "--data", faces32, "--epochs", "1", "--out", tmp_path / "bad", check=False)
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not (tmp_path / "bad").exists()
@@ -108,7 +110,7 @@ def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, ti
     cases = [([tiny_run], "two or more generators"),
              ([tiny_run, tiny_rgba_run], "another architecture or data"),
              (["cond128", tiny_run], "is a conditional model"),
-             ([tiny_run, tmp_path / "missing"], "is not a run folder")]
+             ([tiny_run, tmp_path / "missing"], "missing does not exist")]
     for members, message in cases:
         p = run_cli("mix", *members, "--out", tmp_path / "bad.safetensors", check=False)
         assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
@@ -135,8 +137,9 @@ def test_mix_command_writes_the_same_mixture_and_refuses_bad_members(mixture, ti
 def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
     """The steps of a mixture are its members' (its top-level training record is member 0's alone)."""
     from emojigan.metrics.report import _training
-    from emojigan.pretrained import describe, resolve_model
-    from emojigan.training.checkpoint import training_of
+    from emojigan.inference import describe
+    from emojigan.pretrained import resolve_model
+    from emojigan.export import training_of
 
     _, first, second = mixture
     out = tmp_path / "m.safetensors"
@@ -149,7 +152,7 @@ def test_a_mixture_reports_each_members_training(mixture, tiny_run, tmp_path):
     assert _training({"epoch": [epoch, 3], "step": [step, 21]}) == \
         f"a mixture of generators at epoch {epoch}, step {step} and epoch 3, step 21"
     shipped = describe("faces64", resolve_model("faces64"))
-    # session 22's continuations, 560 steps each from --init of the three generators shipped before them, whose
+    # v4's continuations, 560 steps each from --init of the three generators of v3, whose
     # totals (18,655, 22,680 and 22,155: their exports had not recorded them all) `ship_model.py --trained-before` set
     assert shipped["members"] == 3 and shipped["steps"] == [19215, 23240, 22715]
 
@@ -182,3 +185,29 @@ def test_mix_swaps_a_member_of_a_mixture_by_number(mixture, tiny_run, tmp_path):
         p = run_cli("mix", spec, tiny_run, "--out", tmp_path / "bad.safetensors", check=False)
         assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not (tmp_path / "bad.safetensors").exists()
+
+
+def test_mix_discriminator_lets_init_continue_a_mixture_member_with_a_trained_d(mixture, tiny_run, faces32, tmp_path):
+    from emojigan.models import build_from_config
+    from emojigan.training.init import load_init
+
+    mix, _, second = mixture
+    out = tmp_path / "m.safetensors"
+    p = run_cli("mix", tiny_run, second, "--discriminator", tiny_run, "--out", out)
+    d_file = tmp_path / "m.D.safetensors"
+    assert "the discriminator of" in p.stdout and d_file.is_file()
+    state_d = torch.load(tiny_run / "checkpoints" / "latest.pt", weights_only=True)["D"]
+    meta = read_export(out)[1]
+    G, D = build_from_config(meta["model"], 32, 3)
+    msg = load_init(G, D, f"{out}@1")
+    assert f"D from {d_file}" in msg and "generator 1 of its mixture of 2" in msg
+    assert all(torch.equal(D.state_dict()[k], v) for k, v in state_d.items())
+    run_cli("train", "--init", f"{out}@1", "--data", faces32, "--epochs", "1", "--out", tmp_path / "ft")
+    # a run's best checkpoint: its own export and its own training state's D
+    p = run_cli("train", "--init", f"{tiny_run}:best", "--data", faces32, "--epochs", "1", "--out", tmp_path / "b",
+                check=False)
+    assert p.returncode == 2 and "has no generator-best.safetensors" in p.stderr and not (tmp_path / "b").exists()
+    for args, words in ((["--discriminator", tmp_path / "nowhere"], "nowhere does not exist"),
+                        (["--discriminator", second], "has no discriminator beside it")):
+        p = run_cli("mix", tiny_run, second, *args, "--out", tmp_path / "x.safetensors", check=False)
+        assert p.returncode == 2 and words in p.stderr and not (tmp_path / "x.safetensors").exists()

@@ -12,7 +12,7 @@ from emojigan.errors import UserError
 from emojigan.inference import load_generator
 from emojigan.models import build_from_config
 from emojigan.pretrained import DEFAULT_MODEL, card_path, discriminator_path, folder, shipped_models
-from emojigan.training.checkpoint import read_export, split_members
+from emojigan.export import read_export, split_members
 from emojigan.training.init import adopt_model, freeze_discriminator, load_init
 from tests.conftest import run_cli
 
@@ -60,6 +60,9 @@ def test_generate_without_run_uses_faces64_and_models_lists_it(tmp_path):
     assert Image.open(tmp_path / "w" / "seed0000.png").mode == "RGB"
     out = run_cli("models").stdout
     assert DEFAULT_MODEL in out and "unconditional" in out and "RGBA" in out
+    row = next(line for line in out.splitlines() if line.startswith(DEFAULT_MODEL))
+    assert row.split()[1] == "v4"                         # the version its metadata and card name
+    assert "# faces64 v4:" in card_path(DEFAULT_MODEL).read_text()
 
 
 def test_unknown_model_and_run_plus_model_are_one_line_errors(tmp_path, tiny_run):
@@ -132,7 +135,7 @@ def test_fine_tuning_bad_input_is_one_line_exit_2_and_writes_nothing(args, words
 def test_a_fine_tuned_export_counts_its_steps_through_the_model_it_started_from(tiny_rgba_run, faces32_rgba, tmp_path):
     """--init records the start model's steps; the export's total_step adds the run's own, through chains of
     fine-tunes and across --resume (the shipped cards' totals come from here)."""
-    from emojigan.training.checkpoint import read_export_meta, training_of
+    from emojigan.export import read_export_meta, training_of
 
     base = read_export_meta(tiny_rgba_run / "generator.safetensors")["training"]
     assert "init" not in base and training_of({"training": base}, "total_step") == base["step"]

@@ -1,22 +1,24 @@
 """Typed configuration: one dataclass per area, TOML presets, and `--set section.key=value` overrides.
 
 A run is fully described by a `Config`; its resolved form is written to the run folder as `config.json`
-so that `--resume`, `generate` and `evaluate` never need the original command line.
+so that `--resume`, `generate` and `evaluate` never need the original command line. G's regularizer weights
+live in one table, `train.losses`, keyed by the names losses.py registers; `--set train.flat=20` sets one.
 """
 from __future__ import annotations
 
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .limits import BACKGROUNDS, DEVICES, PRECISIONS, SIZES
+from .losses import ADVERSARIAL, REGULARIZERS
+from .models import ARCHS, REMOVED_MODEL_OPTIONS, is_conditional, n_blocks
+from .presets import preset_names, preset_text
 
-SIZES = (32, 64, 128, 256)
-BACKGROUNDS = ("black", "white", "transparent")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DIFFAUGMENT = ("color", "translation", "cutout")  # DiffAugment's transforms (training/augment.py)
 
 
 @dataclass
@@ -41,22 +43,12 @@ class ModelConfig:
     d_base: int = 64            # D's channels after its first convolution; doubles per block
     max_channels: int = 512     # cap on channels (the report's 64x64 DCGAN tops out at 512)
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
-    g_upsample: str = "transposed"  # G's doublings: transposed (the report's 4x4 stride 2) | resize (nearest + 3x3)
     d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
-    sle: bool = False           # skip-layer excitation in G: each map gates the one 4x larger (FastGAN)
-    d_recon: float = 0.0        # weight of D's self-supervised reconstruction loss on real images (FastGAN); 0 = off
-    d_mbstd: bool = False       # D sees the batch's feature standard deviation (ProGAN), against mode collapse
-    d_pack: int = 1             # PacGAN (Lin et al. 2018): D judges packs of this many images at once, stacked on
-                                # the channels, so a batch of look-alikes is easier to call fake; 1 = off
-    d_cond: str = "concat"      # conditional D: concat (the report: label map as extra channels) | projection
-    clusters: int = 0           # conditional models: 0 = one class per training image (the report); K = one class
-                                # per cluster of look-alike training images (self-conditioned GAN), drawn by share.
-                                # 12 on faces64 collapsed inside each cluster (docs/RESULTS.md); off in every preset
-    neighbors: int = 0          # conditional models, one class per training image: D sees class i's real image drawn
-                                # from image i's k nearest training images (itself included, OpenMoji feature space),
-                                # so class i stands for a neighbourhood, not one emoji to copy (instance-conditioned
-                                # GAN, Casanova et al. 2021); 0 = off (the report: class i is image i)
+
+
+def _no_losses() -> dict[str, float]:
+    return {name: 0.0 for name in REGULARIZERS}
 
 
 @dataclass
@@ -68,82 +60,55 @@ class TrainConfig:
     beta1: float = 0.4          # Adam beta1
     beta2: float = 0.999        # Adam beta2
     loss: str = "bce"           # bce (the report's non-saturating binary cross-entropy) | hinge
-    r1_gamma: float = 0.0       # R1 gradient penalty on real images, gamma / 2 * E|grad D(x)|^2; 0 = off
-    mode_seeking: float = 0.0   # MSGAN weight: G also minimises w / (mean|G(z1)-G(z2)| / mean|z1-z2|) over batch halves; 0 = off
-    lecam: float = 0.0          # LeCam regularization of D toward the moving averages of its outputs (Tseng 2021); 0 = off
-    spectral: float = 0.0       # G also minimises w * the gap between fake and real radial log spectra (Durall 2020); 0 = off
-    faint_alpha: float = 0.0    # RGBA (off on black/white data): G also minimises w * its images' mean faint alpha (below 0.25) beyond the real
-                                # batch's (training/step.py faint_alpha_loss): against grey specks over white; 0 = off
-    stray: float = 0.0          # RGBA (off on black/white data): G also minimises w * the alpha of its pixels with little alpha around them (7x7 mean
-                                # below 0.25 at 64x64) beyond the real batch's (step.py stray_loss): against broken
-                                # bits of outline; 0 = off
-    fragments: float = 0.0      # RGBA (off on black/white data): G also minimises w * the alpha summed over its images'
-                                # stray fragments, the 4-connected parts of at most 12 px at 64x64 (evaluate's stray-
-                                # fragment measure) at alpha 0.25 and 0.5, found each step on the CPU (step.py
-                                # fragment_loss; no CUDA graphs): against broken bits of outline however near the face.
-                                # Weight 1 is stable only at a low rate (2e-5, as faces64 shipped); at the preset's
-                                # rates, at 1 on cond128 and at 5 faces broke into flecks; 0.1 held (docs/RESULTS.md,
-                                # scripts/grad_balance.py); 0 = off
-    grain: float = 0.0          # G also minimises w * its residual against a 3x3 median (evaluate's noise measure) as a
-                                # share of its variance, beyond the training set's (step.py grain_loss): against
-                                # speckle and mottled fill; 0 = off
-    flat: float = 0.0           # G also minimises w * the mean 5x5-window colour std inside its emojis, capped at 0.08
-                                # so outlines and features cost a constant (step.py flat_loss): against the blotchy
-                                # texture in flat fills that evaluate's mottled_fill counts and a 3x3 median cannot
-                                # see; 0 = off
-    silhouette: float = 0.0     # RGBA only: G also minimises w * its images' mean alpha where their emoji has none: the
-                                # label's (conditional), or the training image nearest in alpha (unconditional); its
-                                # pixels of alpha above 0.02 grown by silhouette_margin (step.py silhouette_loss):
-                                # against faint haze and detached bits off the emoji; 0 = off
-    silhouette_margin: float = 2.0  # the silhouette's growth in pixels at 64x64 (scaled with the side; 0 = the emoji's
-                                # own pixels): alpha this close to the emoji is spared
-    imle: float = 0.0           # latent matching (IMLE): each training image gets its own latent, and G also minimises
-                                # w * mean |G(z_i) - x_i| over the batch (training/imle.py); unconditional only; 0 = off
-    patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per patch, models/blocks.py) on G's
-                                # images; G also minimises w * its non-saturating loss; against speckle; 0 = off
-    patch_layers: int = 2       # its stride-2 convolutions: 1, 2 or 3 = a receptive field of 10, 22 or 46 pixels
-    balance: float = 0.0        # draw image i with probability proportional to r_i ** balance, r_i = its distance to its
-                                # 3rd-nearest training image in OpenMoji features: rare emojis shown more often (with
-                                # replacement; data/clusters.py rarity_weights); 0 = a plain shuffle per epoch
-    focus: str = ""             # a text file naming training images (hexcodes, characters, annotations or file stems, one
-                                # per line, # comments): only those are drawn, uniformly with replacement, and the
-                                # in-training evaluation scores against them. A new mixture member for the emojis a
-                                # model misses (AdaGAN, Tolstikhin et al. 2017; scripts/focus_list.py); "" = all images
-    imle_pool: int = 512        # latents drawn per matching (at least the dataset size is used)
-    imle_every: int = 5         # epochs between matchings
     real_label: float = 1.0     # D's target for real images (label smoothing: 0.9)
     fake_label: float = 0.0     # D's target for generated images (label smoothing: 0.1)
+    r1_gamma: float = 0.0       # R1 gradient penalty on real images, gamma / 2 * E|grad D(x)|^2; 0 = off
+    losses: dict[str, float] = field(default_factory=_no_losses)  # G's regularizers (losses.py) by name: weight,
+                                # 0 = off; set one with --set train.NAME=W (faint_alpha, fragments, grain, flat,
+                                # silhouette). The alpha ones act on RGBA data only
+    silhouette_margin: float = 2.0  # the silhouette loss spares alpha this close to the emoji, in pixels at 64x64
+                                # (scaled with the side; 0 = the emoji's own pixels)
+    patch: float = 0.0          # a second, local discriminator (PatchGAN: one score per 22-px patch) on G's images;
+                                # G also minimises w * its non-saturating loss; against speckle; 0 = off
+    diffaugment: str = ""       # DiffAugment policy for real and fake in D and G steps, e.g. "color,translation,cutout"
+    ada_target: float = 0.0     # adaptive augmentation (ADA): target of E[sign D(real)]; e.g. 0.6; 0 = off (p = 1)
+    ada_kimg: float = 20.0      # ADA speed: thousands of images for the probability p to go from 0 to 1
+    mirror: bool = False        # dataset x-flips (StyleGAN2-ADA's --mirror): each real image drawn is mirrored
+                                # left-right with probability 1/2; G learns the mirrored emojis too
+    ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
+    focus: str = ""             # a text file naming training images (hexcodes, characters, annotations or file stems,
+                                # one per line, # comments): only those are drawn, and the in-training evaluation
+                                # scores against them; a new mixture member for the emojis a model misses (AdaGAN;
+                                # `evaluate` writes focus.txt); "" = all images
+    init: str = ""              # start from a trained model: a shipped name (faces64), a run folder or an export;
+                                # NAME@K: generator K of a mixture (seed k of a mixture of M is drawn by k mod M)
+    freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
     seed: int = 0               # global training seed (weights, data order, noise)
     device: str = "auto"        # auto | cpu | cuda | cuda:N | mps; auto picks cuda, then mps, then cpu
-    log_every: int = 5          # steps between reads of the losses (each read synchronises with the device)
-    sample_every: int = 10      # epochs between sample grids in samples/
-    checkpoint_every: int = 50  # epochs between training states (and at the end)
-    sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
     precision: str = "fp32"     # fp32 | bf16 (autocast; for GPUs and CPUs with AVX512-BF16/AMX) | auto (bf16 where native)
-    channels_last: bool = True  # NHWC tensors: faster convolutions on CPU and GPU, same computation
     compile: bool = False       # torch.compile G and D (minutes of compilation; pays off on long runs)
     cuda_graphs: bool = True    # on CUDA, replay the whole step as a CUDA graph (removes the launch bound)
     sync_bn: bool = False       # under DDP on GPUs, SyncBatchNorm instead of per-rank BatchNorm
-    ddp_check: bool = False     # debug: after every step, check that all DDP ranks hold identical weights
-    diffaugment: str = ""       # DiffAugment policy for real and fake in D and G steps, e.g. "color,translation,cutout"
-    mirror: bool = False        # dataset x-flips (StyleGAN2-ADA's --mirror): each real image drawn is mirrored left-right
-                                # with probability 1/2, doubling the data; G learns the mirrored emojis too (a wink
-                                # on the other eye). Not with train.imle (its latents match the images as they are)
-    ada_target: float = 0.0     # adaptive augmentation (ADA): target of E[sign D(real)]; e.g. 0.6; 0 = off (p = 1)
-    ada_kimg: float = 20.0      # ADA speed: thousands of images for the probability p to go from 0 to 1
-    ema: float = 0.0            # generator EMA decay (e.g. 0.999), used for samples, evaluation and export; 0 = off
-    init: str = ""              # start from a trained model: a shipped name (faces64), a run folder or an export
-    freeze_d: int = 0           # FreezeD: keep D's first N convolution blocks fixed (fine-tuning from --init)
-    warmup: int = 0             # learning-rate warmup: G's, D's (and the patch critic's) rates rise linearly from
-                                # 1/N of their value to all of it over the run's first N steps (kept on --resume);
-                                # for --init continuations, whose fresh Adam state shakes a trained model; 0 = off
-    init_member: int = 0        # with init: which generator of a mixture to start from (seed k of a mixture of M
-                                # is drawn by generator k mod M); 0 = the first
+    log_every: int = 5          # steps between reads of the losses (each read synchronises with the device)
+    sample_every: int = 10      # epochs between sample grids in samples/
+    sample_seeds: int = 64      # the grid shows seeds 0..sample_seeds-1, drawn as `generate` draws them
+    checkpoint_every: int = 50  # epochs between training states (and at the end)
     eval_every: int = 0         # epochs between in-training evaluations (KID, nearest SSIM); 0 = off
     eval_n: int = 256           # samples per in-training evaluation
     best_max_copies: float = 1.0  # the 'best' checkpoint: lowest KID among evaluations whose copy rate (share of
                                   # samples with nearest-training SSIM >= 0.95) is at most this; 1 = any
-    eval_features: str = "openmoji"  # feature space for in-training KID: openmoji | inception
+
+    def weight(self, name: str) -> float:
+        """The weight of G's regularizer `name` (0 = off)."""
+        return self.losses.get(name, 0.0)
+
+
+# options that earlier versions had, with the value that means "off": a run's config.json that still carries one
+# loads when it is off and is refused by name when it is on (docs/RESULTS.md, the ablation table, says why each went)
+REMOVED_TRAIN_OPTIONS = {"mode_seeking": 0.0, "lecam": 0.0, "spectral": 0.0, "stray": 0.0, "imle": 0.0,
+                         "imle_pool": 512, "imle_every": 5, "balance": 0.0, "warmup": 0, "ddp_check": False,
+                         "channels_last": True, "patch_layers": 2, "eval_features": "openmoji", "init_member": 0}
+REMOVED = {"model": REMOVED_MODEL_OPTIONS, "train": REMOVED_TRAIN_OPTIONS}
 
 
 @dataclass
@@ -167,14 +132,17 @@ class Config:
             raise UserError(f"data.size {d.size} is not supported; choose one of {', '.join(map(str, SIZES))}")
         if d.background not in BACKGROUNDS:
             raise UserError(f"data.background '{d.background}' is unknown; choose one of {', '.join(BACKGROUNDS)}")
-        dev = t.device.split(":")[0]
-        if dev not in DEVICES:
+        if t.device.split(":")[0] not in DEVICES:
             raise UserError(f"train.device '{t.device}' is unknown; choose auto, cpu, cuda, cuda:N or mps")
+        if m.arch not in ARCHS:
+            raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
         _check_range("model.z_dim", m.z_dim, 1, 4096)
         _check_range("model.g_base", m.g_base, 1, 4096)
         _check_range("model.d_base", m.d_base, 1, 4096)
         _check_range("model.max_channels", m.max_channels, 1, 8192)
         _check_range("model.embed_dim", m.embed_dim, 1, 4096)
+        if m.d_norm not in ("batch", "spectral"):
+            raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
         if not (0 <= t.fake_label < t.real_label <= 1):
             raise UserError(f"train.fake_label {t.fake_label} and train.real_label {t.real_label} must satisfy "
                             f"0 <= fake_label < real_label <= 1")
@@ -188,60 +156,34 @@ class Config:
             v = getattr(t, name)
             if not (0 <= v < 1):
                 raise UserError(f"train.{name} {v} is out of range; Adam betas must be in [0, 1)")
+        if t.loss not in ADVERSARIAL:
+            raise UserError(f"train.loss '{t.loss}' is unknown; choose {' or '.join(ADVERSARIAL)}")
+        if not 0 <= t.r1_gamma <= 1e4:
+            raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
+        for name, w in t.losses.items():
+            _check_weight(f"train.{name}", w, REGULARIZERS[name].max_weight)
+        _check_weight("train.patch", t.patch, 1000)
+        if not 0 <= t.silhouette_margin <= 16:
+            raise UserError(f"train.silhouette_margin {t.silhouette_margin} is out of range; it is a width in pixels "
+                            f"at 64x64 between 0 and 16")
         _check_range("train.seed", t.seed, 0, 2**63 - 1)
         _check_range("train.log_every", t.log_every, 1, 1_000_000)
         _check_range("train.sample_every", t.sample_every, 1, 1_000_000)
         _check_range("train.checkpoint_every", t.checkpoint_every, 1, 1_000_000)
         _check_range("train.sample_seeds", t.sample_seeds, 1, 1024)
         _check_range("train.eval_every", t.eval_every, 0, 1_000_000)
-        _check_range("train.freeze_d", t.freeze_d, 0, 16)
-        _check_range("train.warmup", t.warmup, 0, 10_000_000)
-        _check_range("train.init_member", t.init_member, 0, 63)
-        if t.init_member and not t.init:
-            raise UserError(f"train.init_member {t.init_member} picks a generator of the --init model's mixture; "
-                            f"give --init too")
-        if d.size in SIZES:
-            from .models.dcgan import n_blocks
-
-            convs = n_blocks(d.size) + 1  # D's stride-2 blocks and its last convolution
-            if t.freeze_d >= convs:
-                raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {convs} convolution blocks; "
-                                f"freeze fewer so the last can still learn")
         _check_range("train.eval_n", t.eval_n, 4, 20_000)
         if not 0 <= t.best_max_copies <= 1:
             raise UserError(f"train.best_max_copies {t.best_max_copies} is out of range; it is a share of samples, "
                             f"between 0 and 1")
-        if t.precision not in ("fp32", "bf16", "auto"):
+        if t.precision not in PRECISIONS:
             raise UserError(f"train.precision '{t.precision}' is unknown; choose fp32, bf16 or auto")
-        if m.d_cond not in ("concat", "projection"):
-            raise UserError(f"model.d_cond '{m.d_cond}' is unknown; choose concat or projection")
-        _check_range("model.clusters", m.clusters, 0, 100_000)
-        _check_range("model.neighbors", m.neighbors, 0, 100_000)
-        if not 0 <= t.balance <= 10:
-            raise UserError(f"train.balance {t.balance} is out of range; it is an exponent between 0 and 10 (0 = off)")
-        if m.d_norm not in ("batch", "spectral"):
-            raise UserError(f"model.d_norm '{m.d_norm}' is unknown; choose batch or spectral")
-        if t.loss not in ("bce", "hinge"):
-            raise UserError(f"train.loss '{t.loss}' is unknown; choose bce or hinge")
-        if not 0 <= t.r1_gamma <= 1e4:
-            raise UserError(f"train.r1_gamma {t.r1_gamma} is out of range; it must be between 0 and 10000")
-        for key, hi in (("mode_seeking", 100), ("lecam", 1000), ("spectral", 1000), ("faint_alpha", 10000),
-                        ("stray", 10000), ("fragments", 100), ("grain", 1000), ("flat", 1000), ("silhouette", 10000),
-                        ("imle", 1000), ("patch", 1000)):  # loss weights
-            _check_weight(f"train.{key}", getattr(t, key), hi)
-        if not 0 <= t.silhouette_margin <= 16:
-            raise UserError(f"train.silhouette_margin {t.silhouette_margin} is out of range; it is a width in pixels "
-                            f"at 64x64 between 0 and 16")
-        _check_range("train.patch_layers", t.patch_layers, 1, 3)
-        _check_range("train.imle_pool", t.imle_pool, 1, 100_000)
-        _check_range("train.imle_every", t.imle_every, 1, 1_000_000)
-        if t.mode_seeking and t.batch_size < 2:
-            raise UserError("train.mode_seeking compares pairs of samples; it needs a batch size of at least 2")
         if not 0 <= t.ema < 1:
             raise UserError(f"train.ema {t.ema} is out of range; an EMA decay must be in [0, 1) (0 = off)")
-        from .training.augment import check_policy
-
-        check_policy(t.diffaugment)
+        bad = [p for p in (q.strip() for q in t.diffaugment.split(",")) if p and p not in DIFFAUGMENT]
+        if bad:
+            raise UserError(f"train.diffaugment: unknown transform(s) {', '.join(bad)}; choose from "
+                            f"{', '.join(DIFFAUGMENT)}")
         if not 0 <= t.ada_target < 1:
             raise UserError(f"train.ada_target {t.ada_target} is out of range; it must be in [0, 1) (0 = off)")
         if t.ada_target and not t.diffaugment:
@@ -249,46 +191,14 @@ class Config:
                             "set train.diffaugment too (e.g. \"color,translation,cutout\")")
         if not 0 < t.ada_kimg <= 1e6:
             raise UserError(f"train.ada_kimg {t.ada_kimg} is out of range; it must be in (0, 1000000]")
-        if not 0 <= m.d_recon <= 100:
-            raise UserError(f"model.d_recon {m.d_recon} is out of range; it must be between 0 and 100 (0 = off)")
-        if m.d_recon and self.data.size < 32:
-            raise UserError("model.d_recon needs images of at least 32x32")
-        if t.eval_features not in ("openmoji", "inception"):
-            raise UserError(f"train.eval_features '{t.eval_features}' is unknown; choose openmoji or inception")
-        from .models import ARCHS  # late import: models import nothing from config
-        from .models.dcgan import UPSAMPLES
-
-        if m.g_upsample not in UPSAMPLES:
-            raise UserError(f"model.g_upsample '{m.g_upsample}' is unknown; choose {' or '.join(UPSAMPLES)}")
-
-        if m.arch not in ARCHS:
-            raise UserError(f"model.arch '{m.arch}' is unknown; choose one of {', '.join(sorted(ARCHS))}")
-        if t.balance and ARCHS[m.arch][2]:
-            raise UserError(f"train.balance reweights the images of an unconditional G; model.arch '{m.arch}' is "
-                            f"conditional (its labels would be shown to D at other rates than G draws them)")
-        if t.focus and ARCHS[m.arch][2]:
+        _check_range("train.freeze_d", t.freeze_d, 0, 16)
+        convs = n_blocks(d.size) + 1  # D's stride-2 blocks and its last convolution
+        if t.freeze_d >= convs:
+            raise UserError(f"train.freeze_d {t.freeze_d}: a {d.size}x{d.size} D has {convs} convolution blocks; "
+                            f"freeze fewer so the last can still learn")
+        if t.focus and is_conditional(m.arch):
             raise UserError(f"train.focus chooses images for an unconditional G; model.arch '{m.arch}' is conditional "
                             f"(to draw some labels, generate them by name)")
-        if t.focus and t.balance:
-            raise UserError("train.focus and train.balance both choose how often each image is drawn; set one")
-        if t.mirror and t.imle:
-            raise UserError("train.mirror shows D each image or its mirror image, train.imle matches a latent to each "
-                            "image as it is; choose one")
-        if t.imle and ARCHS[m.arch][2]:
-            raise UserError(f"train.imle matches latents for an unconditional G; model.arch '{m.arch}' is conditional")
-        if not 1 <= m.d_pack <= 8:
-            raise UserError(f"model.d_pack {m.d_pack} is out of range; it must be between 1 and 8 (1 = off)")
-        if m.d_pack > 1 and (ARCHS[m.arch][2] or m.d_recon):
-            raise UserError("model.d_pack works with the unconditional dcgan without model.d_recon")
-        if m.clusters and not ARCHS[m.arch][2]:
-            raise UserError(f"model.clusters conditions on clusters of the training images; it needs a conditional "
-                            f"model.arch (cdcgan), not '{m.arch}'")
-        if m.neighbors and not ARCHS[m.arch][2]:
-            raise UserError(f"model.neighbors conditions on neighbourhoods of the training images; it needs a "
-                            f"conditional model.arch (cdcgan), not '{m.arch}'")
-        if m.neighbors and m.clusters:
-            raise UserError("model.neighbors gives each training image its own class; it does not combine with "
-                            "model.clusters (choose one)")
         return self
 
 
@@ -344,6 +254,24 @@ def set_value(cfg: Config, dotted: str, value: Any) -> None:
     if section not in sections:
         raise UserError(f"unknown config section '{section}'; choose one of {', '.join(sections)}")
     obj = sections[section]
+    if section == "train" and key in REGULARIZERS:  # a regularizer's weight, in train.losses
+        obj.losses[key] = _coerce(value, float, dotted)
+        return
+    if section == "train" and key == "losses":
+        if not isinstance(value, dict):
+            raise UserError(f"{dotted} is a table of regularizer weights; set one with train.NAME=W "
+                            f"({', '.join(REGULARIZERS)})")
+        for name, w in value.items():
+            if name not in REGULARIZERS:
+                raise UserError(f"unknown regularizer '{name}' in {dotted}; choose from {', '.join(REGULARIZERS)}")
+            obj.losses[name] = _coerce(w, float, f"train.{name}")
+        return
+    if key in REMOVED.get(section, {}):
+        off = REMOVED[section][key]
+        if _coerce(value, type(off), dotted) == off:
+            return  # an old run's record of an option at its "off" value
+        raise UserError(f"{dotted} was removed from emojigan: it measured no gain (docs/RESULTS.md, the ablation "
+                        f"table); train without it")
     types = {f.name: f.type for f in dataclasses.fields(obj)}
     if key not in types:
         raise UserError(f"unknown key '{dotted}'; {section} has {', '.join(types)}")
@@ -362,6 +290,8 @@ def apply_dict(cfg: Config, d: dict[str, Any], source: str) -> None:
             continue  # records written into config.json, not settings
         if section not in sections or not isinstance(values, dict):
             raise UserError(f"{source}: unknown section [{section}]; choose from {', '.join(sections)}")
+        if section == "train" and values.get("init_member"):  # older runs: init + init_member is init@K
+            values = {**values, "init": f"{values.get('init', '')}@{int(values['init_member'])}", "init_member": 0}
         for key, value in values.items():
             set_value(cfg, f"{section}.{key}", value)
 
@@ -374,10 +304,6 @@ def parse_set(items: list[str]) -> list[tuple[str, str]]:
         k, v = item.split("=", 1)
         out.append((k.strip(), v))
     return out
-
-
-def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("emojigan.presets").iterdir() if p.name.endswith(".toml"))
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -394,8 +320,7 @@ def load_preset(name: str) -> Config:
     names = preset_names()
     if name not in names:
         raise UserError(f"unknown preset '{name}'; choose one of {', '.join(names)}")
-    text = (resources.files("emojigan.presets") / f"{name}.toml").read_text(encoding="utf-8")
-    return Config.from_dict(tomllib.loads(text), source=f"preset {name}")
+    return Config.from_dict(tomllib.loads(preset_text(name)), source=f"preset {name}")
 
 
 def resolve(preset: str | None = None, config_file: str | None = None,

@@ -1,4 +1,5 @@
-"""Load an exported generator and draw emojis from it: `emojigan.load_generator(path).sample(n, seed=0)`."""
+"""Load an exported generator and draw emojis from it: `emojigan.load_generator(path).sample(n, seed=0)`;
+and describe the shipped ones (`emojigan models`)."""
 from __future__ import annotations
 
 import copy
@@ -9,55 +10,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import images
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from . import images, pretrained
+from .devices import bf16_native, pick_device
 from .errors import UserError
-from .limits import MAX_REDRAW
+from .export import param_count, read_export, read_export_meta, resolve_export, split_members, training_of
+from .image_stats import stray_fragments
 from .latent import z_from_seeds
-from .models import ARCHS, generator_from_config
-from .training.checkpoint import read_export, split_members
-
-EXPORT_NAME = "generator.safetensors"
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' asked for, but no CUDA GPU is available; use --device cpu or auto")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError(f"device '{name}' asked for, but MPS is not available; use --device cpu or auto")
-    return dev
-
-
-def resolve_export(path: str | Path) -> Path:
-    """A run folder, a .safetensors file or a shipped model's name (`emojigan models`) -> the export to load."""
-    p = Path(path)
-    if not p.exists() and isinstance(path, str) and "/" not in path and not path.endswith(".safetensors"):
-        from .pretrained import shipped_models
-
-        if path in shipped_models():
-            return shipped_models()[path]
-    if p.is_dir():
-        exp = p / EXPORT_NAME
-        if not exp.is_file():
-            raise UserError(f"{p} has no {EXPORT_NAME} (has its training reached a checkpoint?)")
-        return exp
-    if not p.exists():
-        raise UserError(f"{p} does not exist; give a run folder, a .safetensors generator or a shipped model's "
-                        f"name (`emojigan models`)")
-    return p
-
+from .limits import MAX_REDRAW
+from .models import ARCHS, generator_from_config, removed_options_in
 
 def fold_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
     """A copy of an eval-mode generator with each BatchNorm folded into the (transposed) convolution before
     it (torch.nn.utils.fusion): the same function, one memory pass fewer per layer."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-
     G = copy.deepcopy(G).eval()
     for seq in [m for m in G.modules() if isinstance(m, torch.nn.Sequential)]:
         for i in range(len(seq) - 1):
@@ -71,18 +37,6 @@ def fold_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
 BF16_TOLERANCE = 2.0  # mean absolute difference from FP32, in 1/255 steps, that bf16 generation may have
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
-    try:
-        return set(next(ln for ln in open("/proc/cpuinfo", encoding="utf-8") if ln.startswith("flags")).split())
-    except (OSError, StopIteration):
-        return set()
-
-
-def cpu_has_bf16() -> bool:
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
-
-
 class EmojiGenerator:
     """A trained generator in eval mode, with its config. Images depend only on their own seeds.
 
@@ -91,12 +45,11 @@ class EmojiGenerator:
     FP32 within BF16_TOLERANCE / 255 on average; `precision` = "fp32" or "bf16" forces one."""
 
     def __init__(self, G: torch.nn.Module | list[torch.nn.Module], meta: dict[str, Any], device: torch.device,
-                 precision: str = "auto", channels_last: bool = True):
+                 precision: str = "auto"):
         # inference copy: BatchNorm folded, channels_last (the training module itself is never touched).
         # A mixture (several unconditional generators of one architecture) draws seed k with member k mod M.
-        self.members = [fold_batchnorm(g) for g in (G if isinstance(G, list) else [G])]
-        if channels_last:
-            self.members = [g.to(memory_format=torch.channels_last) for g in self.members]
+        self.members = [fold_batchnorm(g).to(memory_format=torch.channels_last)
+                        for g in (G if isinstance(G, list) else [G])]
         self.G = self.members[0]
         self.meta, self.device = meta, device
         model, data = meta["model"], meta["data"]
@@ -106,8 +59,6 @@ class EmojiGenerator:
         self.channels: int = 4 if self.background == "transparent" else 3
         self.classes: list[dict] = meta.get("classes", [])
         self.conditional = bool(self.classes)
-        # models conditioned on clusters of their training images (model.clusters): each image's class
-        self.image_classes: list[int] = meta.get("image_classes", [])
         self.precision = precision if precision != "auto" else self._choose_precision()
 
     def member_of(self, seeds: list[int]) -> list[int]:
@@ -124,17 +75,12 @@ class EmojiGenerator:
             return self.G(z, labels, embedding).float()
 
     def default_labels(self, seeds: list[int]) -> list[int]:
-        """A conditional model's label for seed k when none is asked for: k modulo the number of classes, or
-        for a cluster-conditioned model the class of training image k modulo N (clusters drawn by their share
-        of the data, as in training)."""
-        if self.image_classes:
-            return [self.image_classes[s % len(self.image_classes)] for s in seeds]
+        """A conditional model's label for seed k when none is asked for: k modulo the number of classes."""
         return [s % len(self.classes) for s in seeds]
 
     @torch.inference_mode()
     def _choose_precision(self) -> str:
-        native = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_bf16())
-        if not native:
+        if not bf16_native(self.device):
             return "fp32"
         z = z_from_seeds(list(range(16)), self.z_dim).to(self.device)
         diff = max(float((self._forward(z, "fp32", member=m) - self._forward(z, "bf16", member=m)).abs().mean())
@@ -190,8 +136,6 @@ class EmojiGenerator:
         fragments stays (the earliest of those). A rejection step at sampling time, like truncation: the model
         itself is unchanged, and `evaluate --redraw R` measures what it costs in variety. Returns the images
         and each seed's draw index (the kept draw)."""
-        from .metrics.image_stats import stray_fragments
-
         if not 0 <= redraw <= MAX_REDRAW:
             raise UserError(f"--redraw {redraw} is out of range; it must be between 0 and {MAX_REDRAW}")
         if self.channels != 4:
@@ -244,6 +188,9 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
     arch = model.get("arch")
     if arch not in ARCHS:
         raise UserError(f"{exp} uses architecture '{arch}', which this emojigan does not know")
+    if removed_options_in(model):
+        raise UserError(f"{exp} was trained with {', '.join(removed_options_in(model))}, which this emojigan no "
+                        f"longer has (docs/RESULTS.md, the ablation table)")
     members = split_members(tensors, meta)
     if len(members) > 1 and meta.get("classes"):
         raise UserError(f"{exp} is a mixture of conditional generators; mixtures here are unconditional")
@@ -260,3 +207,18 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision '{precision}' is unknown; choose auto, fp32 or bf16")
     return EmojiGenerator(Gs if len(Gs) > 1 else Gs[0], meta, dev, precision)
+
+
+def describe(name: str, path: Path) -> dict:
+    """One row of `emojigan models`: what the model draws, at what size, and its card's headline metrics."""
+    meta = read_export_meta(path)
+    data = meta.get("data", {})
+    classes = meta.get("classes", [])
+    d = pretrained.discriminator_path(path)
+    return {"name": name, "size": data.get("size"), "channels": data.get("channels"),
+            "background": data.get("background"), "conditional": bool(classes), "labels": len(classes),
+            "params": param_count(path), "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
+            "discriminator": d is not None, "metrics": meta.get("metrics", {}),
+            "members": int(meta.get("mixture", {}).get("members", 1)),
+            "steps": training_of(meta, "total_step"), "card": str(pretrained.card_path(name)),
+            "version": meta.get("version", "").removeprefix(f"{name} ") or "-"}

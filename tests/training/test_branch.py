@@ -63,7 +63,7 @@ def test_branch_errors_are_one_line_and_write_nothing(tiny_run, tmp_path):
     cases = [
         (["--branch", tiny_run, "--checkpoint", "best", "--out", out], "has no best training state"),
         (["--branch", tmp_path / "nope", "--out", out], "is not a run folder"),
-        (["--branch", tiny_run, "--out", out, "--set", "train.balance=99"], "train.balance 99.0 is out of range"),
+        (["--branch", tiny_run, "--out", out, "--set", "train.flat=-1"], "train.flat -1.0 is out of range"),
         (["--branch", tiny_run, "--out", tiny_run], "is the run being branched"),
         (["--branch", tiny_run, "--preset", "faces64", "--out", out], "drop --resume/--preset/--config"),
         (["--branch", tiny_run], "needs --out NEW"),

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from emojigan.models import build
-from emojigan.training.step import GANStep, GraphedStep, make_optimizers
+from emojigan.config import TrainConfig
+from emojigan.training.step import GANStep, GraphedStep, make_nets
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -21,8 +22,7 @@ def test_graphed_step_equals_eager_step():
     runs = []
     for graphed in (False, True):
         g, d = copy.deepcopy(G), copy.deepcopy(D)
-        opt_G, opt_D = make_optimizers(g, d, 1.5e-4, 1.05e-4, (0.4, 0.999), dev, capturable=True)
-        gan = GANStep(g, d, opt_G, opt_D)
+        gan = GANStep(make_nets(g, d, 1.5e-4, 1.05e-4, (0.4, 0.999), dev, capturable=True), TrainConfig())
         stepper = GraphedStep(gan) if graphed else gan
         data = torch.Generator(device=dev).manual_seed(1)
         stats = []

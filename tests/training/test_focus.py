@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from emojigan.config import resolve
-from emojigan.data.clusters import focus_weights
+from emojigan.data.focus import focus_weights
 from emojigan.errors import UserError
 from tests.conftest import TINY, assert_same_training_state, run_cli, train_split_and_resumed
 
@@ -44,7 +44,7 @@ def test_focus_file_errors_name_the_file_and_the_problem(faces32_rgba, tmp_path)
 def test_focus_settings_are_checked(faces32_rgba, tmp_path):
     with pytest.raises(UserError, match="train.focus chooses images for an unconditional G"):
         resolve("faces64", None, [("model.arch", "cdcgan"), ("train.focus", "x.txt")])
-    with pytest.raises(UserError, match="train.focus and train.balance both choose"):
+    with pytest.raises(UserError, match="train.balance was removed from emojigan"):
         resolve("faces64", None, [("train.balance", "2"), ("train.focus", "x.txt")])
     out = tmp_path / "run"
     proc = run_cli("train", "--preset", "faces64", "--data", faces32_rgba, "--set", f"train.focus={tmp_path}/none.txt",
@@ -56,6 +56,7 @@ def test_focus_settings_are_checked(faces32_rgba, tmp_path):
 def test_focused_run_draws_only_its_images_scores_against_them_and_resumes_exactly(faces32_rgba, tmp_path,
                                                                                    monkeypatch):
     from emojigan.training import loop
+    from emojigan.training.evaluation import InTrainingEval
     from emojigan.training.step import GANStep
 
     data = _faces(faces32_rgba)
@@ -70,18 +71,18 @@ def test_focused_run_draws_only_its_images_scores_against_them_and_resumes_exact
     assert torch.nonzero(kept).flatten().tolist() == chosen           # the state holds the draw: resumes need no file
 
     seen, targets = [], []
-    real_step, real_init = GANStep.step, loop.InTrainingEval.__init__
+    real_step, real_init = GANStep.step, InTrainingEval.__init__
 
     def spy(self, x, z, *a, **kw):
         seen.append(x.clone())
         return real_step(self, x, z, *a, **kw)
 
-    def spy_init(self, cfg, real, device):
+    def spy_init(self, real, device):
         targets.append(real.clone())
-        real_init(self, cfg, real, device)
+        real_init(self, real, device)
 
     monkeypatch.setattr(GANStep, "step", spy)
-    monkeypatch.setattr(loop.InTrainingEval, "__init__", spy_init)
+    monkeypatch.setattr(InTrainingEval, "__init__", spy_init)
     cfg = resolve("faces64", None, [("data.path", str(faces32_rgba)), ("data.size", "32"), ("model.g_base", "8"),
                                     ("model.d_base", "8"), ("model.max_channels", "32"), ("train.epochs", "2"),
                                     ("train.eval_every", "1"), ("train.diffaugment", ""), ("train.focus", str(f))])

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from emojigan.training.checkpoint import EXPORT_VERSION
+from emojigan.export import EXPORT_VERSION
 from tests.conftest import TINY, assert_same_training_state, run_cli
 
 STEPS_PER_EPOCH = 7  # 111 faces at batch 16, last partial batch kept
@@ -110,6 +110,32 @@ def test_resume_finished_run_is_noop(tiny_run, tmp_path):
     shutil.copytree(tiny_run, copy)
     out = run_cli("train", "--resume", copy, "--quiet")
     assert "already trained for 3 epochs" in out.stdout
+
+
+def test_the_starting_command_with_resume_added_continues_and_conflicts_are_named(faces32, tmp_path):
+    """After a crash a user re-runs the same command with --resume: accepted when the preset and settings agree with
+    the run (how long and how often may change), refused in one line naming what conflicts."""
+    out = tmp_path / "run"
+    start = ["train", "--preset", "dcgan64", "--data", faces32, "--out", out, *TINY]
+    run_cli(*start, "--epochs", "1", "--checkpoint-every", "1")
+    run_cli(*start, "--epochs", "2", "--checkpoint-every", "1", "--resume")
+    state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["epoch"] == 2 and len(json.loads((out / "config.json").read_text())["resumes"]) == 1
+    before = (out / "config.json").read_text()
+    for args, words in ((["--preset", "faces64"], "data.background 'black' (the run) vs 'transparent' (this command)"),
+                        (["--preset", "dcgan64", "--lr-g", "0.001"], "train.lr_g 0.00015 (the run) vs 0.001")):
+        p = run_cli("train", *args, "--data", faces32, "--out", out, *TINY, "--epochs", "3", "--resume", check=False)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert (out / "config.json").read_text() == before
+
+
+def test_a_local_folder_named_like_a_shipped_model_is_taken_and_said(tiny_run, tmp_path):
+    shutil.copytree(tiny_run, tmp_path / "faces64")
+    p = subprocess.run([sys.executable, "-m", "emojigan", "generate", "faces64", "--n", "2", "--out", "g.png"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 0 and "./faces64 is a local folder and was taken" in p.stderr
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.height < 64                                     # the 32 px tiny run, not the 64 px shipped model
 
 
 def test_train_on_user_folder_with_junk(tmp_path):

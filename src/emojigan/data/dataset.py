@@ -6,6 +6,7 @@ tensor in [-1, 1]: no per-step file decoding, no DataLoader workers.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import images
 from ..errors import UserError
+from .render import build_dataset, read_manifest
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
 SKIP_NAMES = {"preview.png"}
@@ -85,8 +87,6 @@ def load_images(path: str | Path, size: int, background: str = "black") -> Image
             except (UnidentifiedImageError, OSError, ValueError):
                 raise UserError(f"{p} is not a readable image (corrupt dataset; rebuild it)") from None
             names.append(r["hexcode"])
-        from .render import read_manifest
-
         return ImageSet(images.from_pil(ims), names, str(folder), 0, rows, read_manifest(folder) is not None)
     ims, names, skipped = [], [], 0
     for p in sorted(folder.iterdir()):
@@ -104,3 +104,18 @@ def load_images(path: str | Path, size: int, background: str = "black") -> Image
         raise UserError(f"no usable image in {folder} ({skipped} other files skipped); "
                         f"it needs PNG or JPEG images")
     return ImageSet(images.from_pil(ims), names, str(folder), skipped)
+
+
+def cache_dir() -> Path:
+    """Where built datasets (and other reproducible files) are cached: $EMOJIGAN_CACHE or ~/.cache/emojigan."""
+    return Path(os.environ.get("EMOJIGAN_CACHE", Path.home() / ".cache" / "emojigan"))
+
+
+def load_dataset(d, progress: bool = True) -> ImageSet:
+    """A `DataConfig`'s training images: its `path` folder, or its OpenMoji subset built into the cache."""
+    if d.path:
+        return load_images(d.path, d.size, d.background)
+    name = "-".join(x for x in (d.subset, d.group, d.subgroup, str(d.size), d.background) if x)
+    folder = build_dataset(cache_dir() / "datasets" / name.replace("*", "x").replace(",", "+"), d.subset,
+                           d.size, d.background, d.group, d.subgroup, progress=progress)
+    return load_images(folder, d.size, d.background)

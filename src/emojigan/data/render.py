@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from .. import images
 from ..errors import UserError
+from ..limits import BACKGROUNDS, SIZES
 from .catalog import ATTRIBUTION, OPENMOJI_VERSION, Emoji, select
 
 DATASET_FORMAT = "emojigan-dataset"
@@ -67,8 +68,6 @@ def build_dataset(out: str | Path, subset: str = "faces", size: int = 64, backgr
     Re-running with the same settings reuses the folder. A folder holding anything else is never touched
     (unless it is an emojigan dataset and `overwrite` is set). The folder appears whole or not at all.
     """
-    from ..config import BACKGROUNDS, SIZES
-
     if size not in SIZES:
         raise UserError(f"size {size} is not supported; choose one of {', '.join(map(str, SIZES))}")
     if background not in BACKGROUNDS:

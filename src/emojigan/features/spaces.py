@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
 
+from ..data import cache_dir
 from ..errors import UserError
+from .net import EmojiNet
 
 INCEPTION_FILE = "inception-2015-12-05.pt"
 SPACES = ("openmoji", "inception")
@@ -38,11 +41,6 @@ def shipped_openmoji_path() -> Path:
 
 
 def load_openmoji(path: str | Path | None = None, device: torch.device = torch.device("cpu")) -> FeatureSpace:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    from .net import EmojiNet
-
     p = Path(path) if path else shipped_openmoji_path()
     if not p.is_file():
         raise UserError(f"the OpenMoji feature network is missing at {p}; rebuild it with "
@@ -63,7 +61,7 @@ def load_openmoji(path: str | Path | None = None, device: torch.device = torch.d
 def inception_candidates(weights: str | Path | None) -> list[Path]:
     if weights:
         return [Path(weights)]
-    cache = Path(os.environ.get("EMOJIGAN_CACHE", Path.home() / ".cache" / "emojigan"))
+    cache = cache_dir()
     return [cache / INCEPTION_FILE, Path.home() / ".cache" / "dnnlib" / "downloads" / INCEPTION_FILE]
 
 

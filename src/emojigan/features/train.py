@@ -10,11 +10,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save_file
 from tqdm import tqdm
 
+from ..config import Config
+from ..data import load_dataset
 from ..data.catalog import ATTRIBUTION, OPENMOJI_VERSION, load_catalog
+from ..devices import pick_device
 from ..errors import UserError
-from ..training.checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from .augment import augment
 from .net import EmojiNet
 
@@ -49,10 +53,6 @@ def _accuracy(net: EmojiNet, x: torch.Tensor, y: torch.Tensor, seed: int, repeat
 def train_feature_net(out: str | Path, epochs: int = 40, batch_size: int = 128, lr: float = 2e-3,
                       seed: int = 0, device: str = "auto", width: int = 32, held_out: float = 0.1,
                       progress: bool = True) -> dict:
-    from ..inference import pick_device
-    from ..training.run import load_dataset
-    from ..config import Config
-
     if not 1 <= epochs <= 10_000:
         raise UserError(f"--epochs {epochs} is out of range; it must be between 1 and 10000")
     out = Path(out)
@@ -61,7 +61,7 @@ def train_feature_net(out: str | Path, epochs: int = 40, batch_size: int = 128, 
     dev = pick_device(device)
     cfg = Config()
     cfg.data.subset, cfg.data.size, cfg.data.background = "all", 64, "transparent"
-    data = load_dataset(cfg, progress)
+    data = load_dataset(cfg.data, progress)
     cat = load_catalog()
     classes = sorted({e.subgroup for e in cat})
     y_all = torch.tensor([classes.index(e.subgroup) for e in cat])
@@ -101,8 +101,6 @@ def train_feature_net(out: str | Path, epochs: int = 40, batch_size: int = 128, 
             "lr": lr, "seed": seed, "n_train": len(train_idx), "n_held_out": len(test_idx),
             "train_seconds": round(time.perf_counter() - t0, 1), "device": str(dev),
             "data": f"OpenMoji {OPENMOJI_VERSION}, all {len(cat)} emojis", "attribution": ATTRIBUTION}
-    from safetensors.torch import save_file
-
     out.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu()
                for k, v in net.state_dict().items()}

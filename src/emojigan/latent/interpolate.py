@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data.names import LabelIndex
 from ..errors import UserError
 from .sampling import slerp, z_from_seeds
 
@@ -20,7 +21,6 @@ class Endpoint:
 
 def parse_endpoint(text: str, gen) -> Endpoint:
     """`seed:N`, `seed:N:label`, or a label name (conditional models only)."""
-    from ..data.names import LabelIndex
 
     t = text.strip()
     seed, label_name = None, t

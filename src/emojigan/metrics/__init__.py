@@ -32,8 +32,6 @@ def register(name: str) -> Callable[[MetricFn], MetricFn]:
 
 
 def compute_all(data: EvalData, names: list[str] | None = None) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    from . import distribution, image_stats, memorization  # noqa: F401  (registration)
-
     scalars: dict[str, float] = {}
     arrays: dict[str, np.ndarray] = {}
     for name in names or list(METRICS):
@@ -41,3 +39,6 @@ def compute_all(data: EvalData, names: list[str] | None = None) -> tuple[dict[st
         scalars.update(s)
         arrays.update(a)
     return scalars, arrays
+
+
+from . import distribution, image_metrics, memorization  # noqa: E402,F401  (each registers its metrics)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..training.checkpoint import atomic_write_text
+from ..files import atomic_write_text
+from .evaluate import METRICS_VERSION, evaluate, load_run
 from .report import SUMMARY, _img, fmt
 
 
@@ -22,8 +23,6 @@ def eval_dir(run: Path, n: int, seed: int, features: str) -> Path:
 def compare(runs: list[str], out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
             inception_weights: str | None = None, device: str = "cpu", names: list[str] | None = None,
             progress: bool = True) -> dict[str, dict[str, Any]]:
-    from .evaluate import METRICS_VERSION, evaluate, load_run
-
     if len(runs) < 1:
         raise UserError("compare needs at least one run")
     paths = [Path(r) for r in runs]

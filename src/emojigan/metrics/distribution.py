@@ -52,7 +52,7 @@ def fid(real_feat: torch.Tensor, fake_feat: torch.Tensor) -> float:
 
 def kth_radius(x: torch.Tensor, k: int) -> torch.Tensor:
     """(N, D) points -> (N,) distance from each to its k-th nearest other point: the radius of its k-NN ball
-    in precision/recall (Kynkaanniemi et al. 2019), also the rarity of a training image (train.balance)."""
+    in precision/recall (Kynkaanniemi et al. 2019)."""
     d = torch.cdist(x, x, compute_mode="donot_use_mm_for_euclid_dist")
     return d.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
 

@@ -2,6 +2,8 @@
 images, and write metrics.json, arrays.npz, one PNG per figure and a self-contained report.html."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import time
 from pathlib import Path
@@ -12,27 +14,29 @@ import torch
 
 from .. import images
 from ..config import Config
+from ..data import load_dataset
 from ..errors import UserError
-from ..inference import load_generator, resolve_export
+from ..export import read_export_meta, resolve_export, training_of
+from ..features import load_feature_space
+from ..files import atomic_write_text, read_run_config
+from ..inference import load_generator
 from ..latent.sampling import check_truncation
-from ..training.checkpoint import atomic_write_text, training_of
-from ..training.run import load_dataset, read_run_config
+from ..pretrained import shipped_models
 from . import EvalData, compute_all
+from .fidelity import label_fidelity
+from .plots import write_figures
+from .report import write_report
 
 MAX_N = 20_000
 # bumped whenever evaluate's metrics change, so `compare` recomputes older cached evaluations
-# (2: ssim_coverage, session 5; 3: precision/recall on sets of 256 samples, and feature coverage, session 10;
-# 4: faint_alpha_ratio of RGBA models, session 13; 5: stray_fragment_rate of RGBA models, session 14;
-# 6: mottled_fill, session 25; 7: label_diversity_ssim of conditional models, session 26)
+# (2: ssim_coverage; 3: precision/recall on sets of 256 samples, and feature coverage; 4: faint_alpha_ratio of RGBA
+# models; 5: stray_fragment_rate of RGBA models; 6: mottled_fill; 7: label_diversity_ssim of conditional models)
 METRICS_VERSION = 7
 
 
 def recall_hits_csv(dataset, hits: np.ndarray, sets: int) -> str:
     """One row per real emoji, in training order: its file stem, OpenMoji annotation (if any), and in how many of
-    the `sets` sets of samples it lies in some sample's k=3 ball (0: missed). scripts/focus_list.py reads it."""
-    import csv
-    import io
-
+    the `sets` sets of samples it lies in some sample's k=3 ball (0: missed)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "annotation", "hits", "sets"])
@@ -43,8 +47,8 @@ def recall_hits_csv(dataset, hits: np.ndarray, sets: int) -> str:
 
 
 def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
-    """A run folder -> (folder, its config.json, its Config); a shipped model's name (`emojigan models`) ->
-    (its name, its export's metadata, a Config of the data it was trained on)."""
+    """A run folder -> (folder, its config.json, its Config); a shipped model's name (`emojigan models`) or an
+    export file -> (its path, a record of its export's metadata, a Config of the data it was trained on)."""
     shipped = shipped_source(run)
     if shipped is not None:
         return shipped
@@ -53,73 +57,22 @@ def load_run(run: str | Path) -> tuple[Path, dict[str, Any], Config]:
         raise UserError(f"{run} is not a run folder (nor a shipped model's name: `emojigan models`)")
     raw = read_run_config(run)
     cfg = Config.from_dict(raw, source=f"{run}/config.json")
-    if not (run / "generator.safetensors").is_file():
-        raise UserError(f"{run} has no checkpoint yet (no generator.safetensors); train it past "
-                        f"its first --checkpoint-every epochs")
+    resolve_export(run)  # a run without a checkpoint yet: one clear line before any work
     return run, raw, cfg
-
-
-def split_checkpoint(spec: str) -> tuple[str, str]:
-    """'RUN:best' / 'RUN:latest' / 'RUN' -> (RUN, checkpoint): how `mix` and the scripts name one generator."""
-    for checkpoint in ("best", "latest"):
-        if spec.endswith(f":{checkpoint}"):
-            return spec[:-len(checkpoint) - 1], checkpoint
-    return spec, "latest"
-
-
-def split_members_spec(spec: str) -> tuple[str, list[int] | None]:
-    """'EXPORT@0,2' -> (EXPORT, [0, 2]): some members of a mixture, as `mix` names them; (spec, None) where the
-    spec does not end in '@' and member numbers (a folder may hold an '@')."""
-    path, at, picks = spec.rpartition("@")
-    parts = picks.split(",")
-    if not (at and path and all(p.strip().isdigit() for p in parts)):
-        return spec, None
-    return path, [int(p) for p in parts]
-
-
-def titled_generator(spec: str, needs_alpha: str = "") -> tuple[str, Any]:
-    """'TITLE=NAME' or 'NAME' (a shipped name, a run folder as RUN[:best], or an export) -> (its title, the loaded
-    generator), as the scripts name models side by side. `needs_alpha`: what needs a transparent model, if one does."""
-    from ..inference import load_generator
-
-    title, _, src = spec.rpartition("=")
-    path, checkpoint = split_checkpoint(src)
-    gen = load_generator(export_file(path, checkpoint))
-    if needs_alpha and gen.channels != 4:
-        raise UserError(f"{src} draws without an alpha channel; {needs_alpha} a transparent model")
-    return title or src, gen
 
 
 def export_of(run: Path, raw: dict[str, Any], checkpoint: str = "latest") -> Path:
     """The generator file of `load_run`'s result at `checkpoint` (latest | best)."""
-    if checkpoint not in ("latest", "best"):
-        raise UserError(f"--checkpoint {checkpoint} is unknown; choose latest or best")
-    if "shipped_model" in raw:
-        if checkpoint != "latest":
-            raise UserError(f"--checkpoint {checkpoint}: a shipped model is one generator (so is an export file); leave --checkpoint out")
-        return resolve_export(raw["shipped_model"])
-    export = run / ("generator.safetensors" if checkpoint == "latest" else "generator-best.safetensors")
-    if not export.is_file():
-        raise UserError(f"{run} has no {export.name} (best is kept only by runs trained with --eval-every)")
-    return export
-
-
-def export_file(src: str, checkpoint: str = "latest") -> Path:
-    """A run folder's generator export at `checkpoint`, a shipped model's file, or a .safetensors export as it is."""
-    return Path(src) if src.endswith(".safetensors") else export_of(*load_run(src)[:2], checkpoint)
+    return resolve_export(raw.get("shipped_model", run), checkpoint)
 
 
 def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | None:
     """A shipped model (by name) or an exported generator file (`.safetensors`), evaluated on the OpenMoji data
     its metadata names (subset, size, background)."""
-    from ..pretrained import shipped_models
-    from ..training.checkpoint import read_export_meta
-
-    models = shipped_models()
     if Path(name).is_file() and str(name).endswith(".safetensors"):
         meta = read_export_meta(name)
-    elif not Path(name).exists() and str(name) in models:
-        meta = read_export_meta(models[str(name)])
+    elif not Path(name).exists() and str(name) in shipped_models():
+        meta = read_export_meta(shipped_models()[str(name)])
     else:
         return None
     data = meta.get("data", {})
@@ -132,15 +85,25 @@ def shipped_source(name: str | Path) -> tuple[Path, dict[str, Any], Config] | No
                              "training": meta.get("training", {})}, cfg.validate()
 
 
+def focus_text(dataset, hits: np.ndarray, sets: int, max_hits: int, source: str) -> str:
+    """The emojis recalled by at most `max_hits` of the `sets` sets of samples, one per line in the format
+    `train.focus` reads (file stem, i.e. hexcode, then the annotation as a comment); "" when there are none."""
+    rows = [i for i, h in enumerate(hits.tolist()) if h <= max_hits]
+    if not rows:
+        return ""
+    head = (f"# the {len(rows)} of {len(hits)} emojis recalled by at most {max_hits} of {sets} sets of samples of "
+            f"{source} (emojigan evaluate); train a new mixture member on them with --set train.focus=FILE\n")
+    return head + "".join(f"{dataset.names[i]}  # {dataset.display_name(i)} (hits {int(hits[i])})\n" for i in rows)
+
+
 def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, features: str = "openmoji",
              inception_weights: str | None = None, device: str = "cpu", checkpoint: str = "latest",
-             progress: bool = True, redraw: int = 0, truncation: float | None = None) -> dict[str, Any]:
-    from ..features import load_feature_space
-    from .plots import write_figures
-    from .report import write_report
-
+             progress: bool = True, redraw: int = 0, truncation: float | None = None,
+             focus_hits: int = 0) -> dict[str, Any]:
     if not 2 <= n <= MAX_N:
         raise UserError(f"--n {n} is out of range; it must be between 2 and {MAX_N}")
+    if not 0 <= focus_hits <= 1000:
+        raise UserError(f"--focus-hits {focus_hits} is out of range; it must be between 0 and 1000")
     check_truncation(truncation)  # before the feature network and the data are loaded
     run, raw, cfg = load_run(run)
     out = Path(out)
@@ -150,7 +113,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     space = load_feature_space(features, inception_weights, device)
     t0 = time.perf_counter()
     gen = load_generator(export, device=device)
-    dataset = load_dataset(cfg, progress=progress)
+    dataset = load_dataset(cfg.data, progress=progress)
     real = dataset.images
     draws = [0] * n
     if redraw:  # sampling with rejection of fragmented samples (generate --redraw): measure what it costs
@@ -170,12 +133,8 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
 
     out.mkdir(parents=True, exist_ok=True)
     if gen.conditional:
-        from .fidelity import label_fidelity
-
-        n_images = len(gen.image_classes) or len(gen.classes)
-        if n_images != len(real):
-            raise UserError(f"{run}: the model was trained on {n_images} images but its data has {len(real)}")
-        first = {c: i for i, c in reversed(list(enumerate(gen.image_classes)))}  # a cluster's first image
+        if len(gen.classes) != len(real):
+            raise UserError(f"{run}: the model was trained on {len(gen.classes)} images but its data has {len(real)}")
         f_scalars, f_arrays, f_fake = label_fidelity(gen, space, data.real_feat, seed=seed, real=real, redraw=redraw,
                                                   truncation=truncation)
         scalars.update(f_scalars)
@@ -185,8 +144,7 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         worst = np.argsort(per, kind="stable")[:8]
         rows = []
         for y in worst:  # the real emoji, then its samples
-            r = first.get(int(y), int(y))
-            rows += show(real[r:r + 1]) + show(f_fake[y * k:(y + 1) * k])
+            rows += show(real[y:y + 1]) + show(f_fake[y * k:(y + 1) * k])
         images.save_png(images.grid(rows, nrow=k + 1), out / "label_fidelity_worst.png")
         scalars["label_fidelity_worst"] = [
             f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]
@@ -204,6 +162,12 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
     elif (out / "missed.png").is_file():
         (out / "missed.png").unlink()  # a re-evaluation that misses nothing keeps no stale figure
     atomic_write_text(out / "recall_hits.csv", recall_hits_csv(dataset, arrays["recall_hits"], scalars["pr_sets"]))
+    focus = focus_text(dataset, arrays["recall_hits"], scalars["pr_sets"], focus_hits, str(run))
+    scalars["focus_hits"], scalars["focus_count"] = focus_hits, len(focus.splitlines()) - 1 if focus else 0
+    if focus:
+        atomic_write_text(out / "focus.txt", focus)
+    elif (out / "focus.txt").is_file():
+        (out / "focus.txt").unlink()
     atomic_write_text(out / "metrics.json", json.dumps(scalars, indent=1))
     pairs = []
     for i in arrays["closest_order"][:16]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..image_stats import rgb01
+from .memorization import nearest_ssim, ssim_matrix
+
 
 def same_label_ssim(x: torch.Tensor, draws: int) -> torch.Tensor:
     """(L, draws * (draws - 1) / 2): the SSIM of every pair of draws of one label, for label-major samples `x`
     ((L * draws, C, H, W) in [-1, 1]), compared as evaluate compares images (over black, `ssim_matrix`)."""
-    from .image_stats import rgb01
-    from .memorization import ssim_matrix
-
     if draws < 2 or len(x) % draws:
         raise ValueError(f"{len(x)} samples are not labels of {draws} draws (at least 2) each")
     upper = torch.triu(torch.ones(draws, draws, dtype=torch.bool), diagonal=1)
@@ -30,12 +30,10 @@ def same_label_ssim(x: torch.Tensor, draws: int) -> torch.Tensor:
 def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed: int = 0,
                    real: torch.Tensor | None = None, redraw: int = 0,
                    truncation: float | None = None) -> tuple[dict[str, float], dict[str, np.ndarray], torch.Tensor]:
-    """Class i = real image i (as conditional training sets it up), or for a cluster-conditioned model
-    `gen.image_classes[i]`: a sample counts when its nearest real emoji belongs to the asked class.
-    Returns scalars, arrays (per-label top-1) and the samples (label-major) for the worst-labels grid."""
+    """Class i = real image i (as conditional training sets it up): a sample counts when its nearest real emoji
+    is the asked one. Returns scalars, arrays (per-label top-1) and the samples (label-major) for the
+    worst-labels grid."""
     n_classes = len(gen.classes)
-    image_classes = getattr(gen, "image_classes", None)  # cluster-conditioned models only
-    class_of = torch.tensor(image_classes) if image_classes else torch.arange(len(real_feat))
     labels = [y for y in range(n_classes) for _ in range(per_label)]
     seeds = [seed + k for _ in range(n_classes) for k in range(per_label)]
     fake = gen.sample_tensor(seeds=seeds, labels=labels, truncation=truncation, redraw=redraw)
@@ -43,25 +41,16 @@ def label_fidelity(gen, space, real_feat: torch.Tensor, per_label: int = 8, seed
     d = torch.cdist(feat.double(), real_feat.double())
     nearest5 = d.topk(min(5, d.shape[1]), dim=1, largest=False).indices
     y = torch.tensor(labels)
-    nearest5 = class_of[nearest5]
     top1 = (nearest5[:, 0] == y).double()
     top5 = (nearest5 == y[:, None]).any(dim=1).double()
     per = top1.view(n_classes, per_label).mean(dim=1)
     scalars = {"label_fidelity_top1": float(top1.mean()), "label_fidelity_top5": float(top5.mean()),
                "label_fidelity_chance": 1 / n_classes, "label_fidelity_per_label_n": per_label}
-    k = int(getattr(gen, "meta", {}).get("model", {}).get("neighbors", 0) or 0)
-    if k and not image_classes:  # model.neighbors: the share whose nearest real emoji is in the asked label's
-        from ..data.clusters import nearest_neighbors  # neighbourhood, the table training drew D's reals from
-
-        hood = nearest_neighbors(real_feat, k)[y]
-        scalars["label_fidelity_neighbourhood"] = float((hood == nearest5[:, :1]).any(dim=1).double().mean())
     if fake.ndim == 4:  # images (a test's stand-in generator may draw feature vectors)
         pairs = same_label_ssim(fake, per_label)
         scalars |= {"label_diversity_ssim": float(pairs.mean()),
                     "label_diversity_share_095": float((pairs >= 0.95).double().mean())}
     if real is not None:
-        from .memorization import nearest_ssim
-
         _, idx = nearest_ssim(fake, real)
-        scalars["label_fidelity_ssim_top1"] = float((class_of[idx.cpu()] == y).double().mean())
+        scalars["label_fidelity_ssim_top1"] = float((idx.cpu() == y).double().mean())
     return scalars, {"label_fidelity_per_label": per.numpy()}, fake

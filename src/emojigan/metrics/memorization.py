@@ -2,11 +2,10 @@
 the distribution of nearest-training SSIM and the copy rate (share with nearest SSIM >= 0.95)."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from . import EvalData, register
-from .image_stats import rgb01
+from ..image_stats import rgb01
 
 COPY_SSIM = 0.95
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..training.run import read_metrics
+from ..files import read_metrics
 
 FAKE, REAL = "#d9480f", "#1c7ed6"
 

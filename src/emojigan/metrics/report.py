@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..training.checkpoint import atomic_write_text
+from ..files import atomic_write_text
 from .plots import FIGURES
 
 SUMMARY = [  # key, label, how to read it

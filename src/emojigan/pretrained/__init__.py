@@ -2,12 +2,11 @@
 
 A shipped generator NAME is `NAME.safetensors` (the EMA generator in fp16, its config in the safetensors
 metadata, exactly the export format of a run), optionally `NAME.D.safetensors` (its discriminator, for
-`emojigan train --init NAME`), and the model card `NAME.md`.
+`emojigan train --init NAME`), and the model card `NAME.md`. This package only finds the files; export.py
+reads them.
 """
 from __future__ import annotations
 
-import json
-import math
 from importlib import resources
 from pathlib import Path
 
@@ -43,23 +42,3 @@ def discriminator_path(generator: Path) -> Path | None:
 
 def card_path(name: str) -> Path:
     return folder() / f"{name}.md"
-
-
-def describe(name: str, path: Path) -> dict:
-    """One row of `emojigan models`: what the model draws, at what size, and its card's headline metrics."""
-    from safetensors import safe_open
-
-    from ..training.checkpoint import training_of
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads((f.metadata() or {}).get("emojigan", "{}"))
-        params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
-    data, model = meta.get("data", {}), meta.get("model", {})
-    classes = meta.get("classes", [])
-    d = discriminator_path(path)
-    return {"name": name, "size": data.get("size"), "channels": data.get("channels"),
-            "background": data.get("background"), "conditional": bool(classes), "labels": len(classes),
-            "params": params, "mb": round((path.stat().st_size + (d.stat().st_size if d else 0)) / 2**20, 1),
-            "discriminator": d is not None, "metrics": meta.get("metrics", {}),
-            "members": int(meta.get("mixture", {}).get("members", 1)),
-            "steps": training_of(meta, "total_step"), "card": str(card_path(name))}

@@ -1,4 +1,5 @@
-"""Training: the loop (`training.loop.train`), checkpoints (state for --resume, exported generator), run folders."""
-from .checkpoint import export_generator, load_state, read_export, save_state
+"""Training: the run folder (run.py), its setup from a config (setup.py), the step (step.py), the trainer and
+its epoch loop (trainer.py, loop.py), checkpoints, fine-tuning starts (init.py), branches and multi-process DDP."""
+from .loop import train
 
-__all__ = ["export_generator", "read_export", "save_state", "load_state"]
+__all__ = ["train"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("color", "translation", "cutout")
 
 
 def _rand(x: torch.Tensor, g: torch.Generator | None, *shape: int) -> torch.Tensor:
@@ -86,11 +85,3 @@ class AdaptiveP:
         step = n_images / (self.kimg * 1000)
         self.p.add_(step if mean_sign > self.target else -step).clamp_(0.0, 1.0)
         return float(self.p)
-
-
-def check_policy(policy: str) -> None:
-    from ..errors import UserError
-
-    bad = [p for p in (q.strip() for q in policy.split(",")) if p and p not in POLICIES]
-    if bad:
-        raise UserError(f"train.diffaugment: unknown transform(s) {', '.join(bad)}; choose from {', '.join(POLICIES)}")

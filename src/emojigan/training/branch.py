@@ -1,7 +1,7 @@
 """`train --branch RUN --out NEW`: start a new run folder from one of RUN's training states (its `latest` or
 its `best`), then continue it, usually with one setting changed: the controlled experiment "same model, same
 optimizer state, same RNG state, one difference from step S on". The branch holds everything RUN had up to
-that state (config, metrics, sample grids, exports), so its history, `evaluate` and `eval_history.py` read as
+that state (config, metrics, sample grids, exports), so its history, `evaluate` and `compare --history` read as
 one run; RUN itself is not touched. An unchanged branch continues exactly as RUN did (resumes are exact).
 With `own_best`, the branch's `best` is chosen among its own evaluations only: RUN's earlier ones were made
 under other settings, and a branch that changes the objective would otherwise keep RUN's best forever."""
@@ -12,21 +12,12 @@ import math
 import re
 from pathlib import Path
 
-import torch
-
 from ..errors import UserError
+from ..files import atomic_copy, atomic_write_text, read_run_config
 from . import run as runlib
-from .checkpoint import atomic_copy, atomic_write_text, load_state, save_state
+from .checkpoint import load_state, save_state, state_epoch
 
 CHECKPOINTS = ("latest", "best")
-
-
-def _state_epoch(path: Path) -> int:
-    try:  # mmap: reads the few bytes of `epoch`, not the 90 MB of weights
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        return int(state["epoch"])
-    except Exception as e:  # corrupt or truncated file: torch raises several types
-        raise UserError(f"training state {path} is unreadable ({type(e).__name__}); it may be truncated") from None
 
 
 def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: bool = False,
@@ -45,10 +36,10 @@ def branch_run(src: str | Path, checkpoint: str, dst: str | Path, overwrite: boo
     if dst.resolve() == src.resolve():
         raise UserError(f"--out {dst} is the run being branched; choose a new folder")
     runlib.check_run_dir(dst, resume=False, overwrite=overwrite)
-    epoch = _state_epoch(state)
+    epoch = state_epoch(state)
     best = src / "checkpoints" / "best.pt"
-    best_epoch = _state_epoch(best) if best.is_file() else None
-    config = runlib.read_run_config(src)
+    best_epoch = state_epoch(best) if best.is_file() else None
+    config = read_run_config(src)
 
     runlib.create_run_dir(dst)
     (dst / "checkpoints").mkdir()

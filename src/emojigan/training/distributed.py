@@ -6,13 +6,14 @@ One process per GPU (NCCL), or per CPU worker (gloo). Rank 0 alone writes files;
 noise and its own shard of each epoch's shuffle (DistributedSampler)."""
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from ..inference import pick_device
+from ..devices import pick_device
 
 
 @dataclass
@@ -50,8 +51,8 @@ class Dist:
         return out
 
     def assert_in_sync(self, *modules: torch.nn.Module, tensors: tuple[torch.Tensor, ...] = ()) -> None:
-        """Debug check (train.ddp_check): every rank holds bit-identical weights, and the same values in `tensors`
-        (training state outside the modules, e.g. LeCam's moving averages). (BatchNorm running statistics are per
+        """Debug check (EMOJIGAN_DDP_CHECK=1): every rank holds bit-identical weights, and the same values in
+        `tensors` (training state outside the modules). (BatchNorm running statistics are per
         rank between forwards; DDP broadcasts rank 0's at the start of each forward.)"""
         if not self.enabled:
             return
@@ -67,9 +68,7 @@ class Dist:
         if self.enabled and dist.is_initialized():
             # free the DDP wrappers (and their gloo work) still held in reference cycles while the interpreter is
             # whole: a process group torn down at interpreter exit aborted a rank once under load (SIGABRT,
-            # "terminate called without an active exception"; session 19's CI)
-            import gc
-
+            # "terminate called without an active exception" in CI)
             gc.collect()
             dist.destroy_process_group()
 

@@ -1,8 +1,9 @@
-"""`train --init`: start a run from a trained model (a shipped name, a run folder or an export) instead of
-random weights, for fine-tuning on a user's own images, optionally with D's first blocks frozen (FreezeD,
-Mo et al. 2020). G starts from the model's exported (EMA) generator; D from the run's last training state,
-or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts from scratch. A conditional
-model continues only on the emojis it was trained on: its labels are its training images."""
+"""`train --init`: start a run from a trained model (a shipped name, a run folder or an export; RUN:best for a
+run's best checkpoint, NAME@K for generator K of a mixture) instead of random weights, for fine-tuning on a user's own images, optionally with D's
+first blocks frozen (FreezeD, Mo et al. 2020). G starts from the model's exported (EMA) generator; D from the
+run's last training state, or the `NAME.D.safetensors` shipped beside a generator; where no D exists, D starts
+from scratch. A conditional model continues only on the emojis it was trained on: its labels are its training
+images."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,20 +14,38 @@ from safetensors.torch import load_file
 
 from ..config import Config
 from ..errors import UserError
-from ..inference import resolve_export
-from .checkpoint import read_export, read_export_meta, split_members, training_of
+from ..models import removed_options_in
+from ..export import (read_export, read_export_meta, resolve_export, split_checkpoint, split_member, split_members,
+                      training_of)
+from ..pretrained import discriminator_path
 
+
+def parse_init(spec: str) -> tuple[str, str, int]:
+    """'faces64@1' -> ('faces64', 'latest', 1); 'runs/x:best' -> ('runs/x', 'best', 0): the model, which of a run's
+    checkpoints, and which member of a mixture. One member only: a run starts from one G."""
+    path, picks = split_member(spec)
+    if picks is not None and len(picks) != 1:
+        raise UserError(f"--init {spec}: a run starts from one generator; name one member (NAME@K)")
+    path, checkpoint = split_checkpoint(path)
+    return path, checkpoint, picks[0] if picks else 0
+
+
+def check_member(spec: str, members: int, member: int) -> None:
+    if member >= members:
+        what = f"a mixture of {members} generators" if members > 1 else "a single generator"
+        raise UserError(f"--init {spec}: it is {what}; pick member 0 to {members - 1}")
 
 
 def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     """Give `cfg` the architecture of the model at `spec`, and its image size and background unless the
     user set them; a user setting that contradicts the weights is an error."""
-    meta = read_export_meta(resolve_export(spec))
+    path, checkpoint, member = parse_init(spec)
+    meta = read_export_meta(resolve_export(path, checkpoint))
     model, data = meta.get("model", {}), meta.get("data", {})
-    check_member(spec, int(meta.get("mixture", {}).get("members", 1)), cfg.train.init_member)
-    if meta.get("image_classes"):
-        raise UserError(f"--init {spec}: a model of clustered classes (model.clusters) cannot be fine-tuned; "
-                        f"train it anew")
+    if removed_options_in(model):
+        raise UserError(f"--init {spec} was trained with {', '.join(removed_options_in(model))}, which this emojigan "
+                        f"no longer has")
+    check_member(spec, int(meta.get("mixture", {}).get("members", 1)), member)
     clash = sorted(k for k in explicit if k.startswith("model."))
     if clash:
         raise UserError(f"--init {spec} takes its architecture from the model; drop {', '.join(clash)}")
@@ -42,20 +61,12 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
     return cfg
 
 
-def check_member(spec: str, members: int, member: int) -> None:
-    if member >= members:
-        what = f"a mixture of {members} generators" if members > 1 else "a single generator"
-        raise UserError(f"--init-member {member}: {spec} is {what}; pick 0 to {members - 1}")
-
-
-def _discriminator_state(spec: str, gen_path: Path) -> tuple[dict | None, str]:
-    p = Path(spec)
+def _discriminator_state(path: str, checkpoint: str, gen_path: Path) -> tuple[dict | None, str]:
+    p = Path(path)
     if p.is_dir():
-        state = p / "checkpoints" / "latest.pt"
+        state = p / "checkpoints" / f"{checkpoint}.pt"
         if state.is_file():
             return torch.load(state, map_location="cpu", weights_only=True)["D"], f"{state}"
-    from ..pretrained import discriminator_path
-
     d = discriminator_path(gen_path)
     return (load_file(str(d)), str(d)) if d else (None, "")
 
@@ -77,28 +88,31 @@ def check_same_labels(spec: str, model_classes: list[dict], data_classes: list[d
 
 def check_init_labels(spec: str, data_classes: list[dict]) -> None:
     """Before anything is written: a conditional model at `spec` must continue on its own emojis (the new
-    data's classes, loop.class_list)."""
-    meta = read_export_meta(resolve_export(spec))
+    data's classes, setup.class_list)."""
+    path, checkpoint, _ = parse_init(spec)
+    meta = read_export_meta(resolve_export(path, checkpoint))
     if meta.get("classes"):
         check_same_labels(spec, meta["classes"], data_classes)
 
 
-def init_record(spec: str, member: int = 0) -> dict:
+def init_record(spec: str) -> dict:
     """What a run started with `--init spec` records of its start: the model, the mixture member, and the steps
     and epochs that generator had been trained (its own total, when it was itself fine-tuned), so the run's
     export can say how long its weights have trained in all (`training.total_step`)."""
-    path = resolve_export(spec)
-    meta = read_export_meta(path)
+    path, checkpoint, member = parse_init(spec)
+    exp = resolve_export(path, checkpoint)
+    meta = read_export_meta(exp)
     trained = meta.get("mixture", {}).get("training") or []  # (load_init checks the member against the mixture)
     own = {"training": trained[member] if member < len(trained) else meta.get("training", {})}
-    return {"from": spec, "path": str(path), "member": member,
+    return {"from": spec, "path": str(exp), "member": member,
             "step": int(training_of(own, "total_step") or 0), "epoch": int(training_of(own, "total_epoch") or 0)}
 
 
-def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0) -> str:
+def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
     """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. A mixture
-    gives its generator `member` (the first by default); D is the one shipped or saved with the model."""
-    gen_path = resolve_export(spec)
+    gives its generator K of `NAME@K` (the first by default); D is the one shipped or saved with the model."""
+    path, checkpoint, member = parse_init(spec)
+    gen_path = resolve_export(path, checkpoint)
     tensors, meta = read_export(gen_path)
     members = split_members(tensors, meta)
     check_member(spec, len(members), member)
@@ -109,7 +123,7 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str, member: int = 0
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
-    d_state, d_from = _discriminator_state(spec, gen_path)
+    d_state, d_from = _discriminator_state(path, checkpoint, gen_path)
     if d_state is None:
         return f"G from {gen_path}{which}; no discriminator shipped with it, D starts from scratch"
     try:
