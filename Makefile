@@ -20,17 +20,17 @@ $(BIN)/emojigan: pyproject.toml
 install: $(BIN)/emojigan
 
 # First the shipped models draw (seconds), then faces64 is fine-tuned on the 9 OpenMoji cat faces it never saw
-# (150 steps, 1-2 minutes on 2 CPU cores): training a GAN from scratch takes far longer than a demo.
+# (500 steps, under a minute on 2 CPU cores): training a GAN from scratch takes far longer than a demo.
 demo: install
 	$(BIN)/emojigan models
 	$(BIN)/emojigan generate --model faces64 --n 64 --seed 0 --redraw 8 --background white --out $(DEMO_DIR)/faces64-grid.png
 	$(BIN)/emojigan generate --model cond128 --n 32 --seed 88 --nrow 8 --background white --out $(DEMO_DIR)/cond128-grid.png
 	$(BIN)/emojigan data build --subset all --subgroup cat-face --size 64 --background transparent --out data/cat-faces-64
-	$(BIN)/emojigan train --init faces64 --data data/cat-faces-64 --epochs 150 --freeze-d 2 --eval-every 0 \
-		--sample-every 50 --out $(DEMO_DIR)/cats --overwrite
+	$(BIN)/emojigan train --init faces64 --data data/cat-faces-64 --epochs 500 --freeze-d 2 --eval-every 0 \
+		--sample-every 100 --out $(DEMO_DIR)/cats --overwrite
 	$(BIN)/emojigan generate $(DEMO_DIR)/cats --n 32 --seed 0 --nrow 8 --background white --out $(DEMO_DIR)/cats-grid.png
 	@echo "shipped models: $(DEMO_DIR)/faces64-grid.png, $(DEMO_DIR)/cond128-grid.png (labels 88-119)"
-	@echo "$(DEMO_DIR)/cats-grid.png: faces64 fine-tuned for 150 steps on the 9 cat faces of data/cat-faces-64/preview.png: yellow faces turned into new cat faces"
+	@echo "$(DEMO_DIR)/cats-grid.png: faces64 fine-tuned for 500 steps on the 9 cat faces of data/cat-faces-64/preview.png: orange cat heads with ears and whiskers wearing faces64's expressions (winks, tongues, round eyes), cats OpenMoji does not have"
 
 test: install
 	$(BIN)/python -m pytest -q
