@@ -65,3 +65,14 @@ def test_ddp_with_the_patch_discriminator_keeps_ranks_identical(faces32, tmp_pat
     assert rows and all(r["loss_patch"] > 0 for r in rows)
 
 
+
+
+def test_ddp_with_in_training_evaluation_finishes_and_keeps_the_best(faces32, tmp_path):
+    """Rank 0 alone evaluates (KID, copies); the others wait at the next collective. torchmetrics' own sync across
+    the process group once made rank 0 wait for ranks that never came: the run hung at its first evaluation."""
+    run = tmp_path / "eval"
+    torchrun("train", "--preset", "dcgan64", "--data", faces32, "--epochs", "2", "--eval-every", "1",
+             "--set", "train.eval_n=16", "--out", run, *SLIM)
+    evals = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in x]
+    assert [r["epoch"] for r in evals] == [1, 2] and all(r["kid"] == r["kid"] for r in evals)   # one row each, no NaN
+    assert (run / "generator-best.safetensors").is_file() and (run / "checkpoints" / "best.pt").is_file()

@@ -120,9 +120,8 @@ def new_config(preset: str | None, config_file: str | None, overrides: list, qui
         preset = name  # `--init faces64` fine-tunes with the faces64 recipe unless told otherwise
     cfg = config.resolve(preset, config_file, overrides)
     if init:
-        note = shadowed_model(name)
-        if note and not quiet:
-            print(note, file=sys.stderr)
+        if not quiet:
+            say_if_shadowed(name)
         cfg = adopt_model(cfg, init, {k for k, _ in overrides}).validate()
     return cfg
 
@@ -151,9 +150,7 @@ def _source(a) -> str:
     if a.run and a.model:
         raise UserError("give either RUN or --model NAME, not both")
     if a.run:
-        note = shadowed_model(a.run)
-        if note:
-            print(note, file=sys.stderr)
+        say_if_shadowed(a.run)
         return a.run
     return str(resolve_model(a.model or DEFAULT_MODEL))
 
@@ -240,7 +237,16 @@ def cmd_features_train(a) -> int:
 
 
 # ---------------------------------------------------------------------------------- evaluate/compare
+def say_if_shadowed(*specs: str) -> None:
+    """One note on stderr for each spec that names a local file or folder and a shipped model alike."""
+    for spec in specs:
+        note = shadowed_model(spec)
+        if note:
+            print(note, file=sys.stderr)
+
+
 def cmd_evaluate(a) -> int:
+    say_if_shadowed(a.run)
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
                  device=a.device, checkpoint=a.checkpoint, progress=not a.quiet, redraw=a.redraw,
                  truncation=a.truncation, focus_hits=a.focus_hits)
@@ -274,6 +280,7 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_compare(a) -> int:
+    say_if_shadowed(*a.runs)
     names = a.names.split(",") if a.names else None
     if a.history:
         table = history(a.runs, a.out, names=names, window=a.window)
@@ -294,6 +301,7 @@ def cmd_mix(a) -> int:
     if out.exists() and not a.overwrite:
         raise UserError(f"--out {out} exists; choose another file or add --overwrite")
     specs = [split_member(spec) for spec in a.members]
+    say_if_shadowed(*(split_checkpoint(path)[0] for path, _ in specs))
     paths = [resolve_export(*split_checkpoint(spec)) for spec, _ in specs]
     tensors, meta = build_mixture(paths, [pick for _, pick in specs])
     d_state = discriminator_of(a.discriminator) if a.discriminator else None  # checked before anything is written

@@ -31,8 +31,10 @@ def kid(real_feat: torch.Tensor, fake_feat: torch.Tensor, subsets: int = 100, se
     size = min(1000, len(real_feat), len(fake_feat))
     with warnings.catch_warnings():  # its note on keeping features in memory: ours are already in memory
         warnings.simplefilter("ignore", UserWarning)
+        # sync_on_compute off: the features are this process's own; under torchrun only rank 0 evaluates, and
+        # torchmetrics' default sync waited there for ranks that never came (a deadlock at the first evaluation)
         m = KernelInceptionDistance(feature=Precomputed(real_feat.shape[1]), subsets=subsets,
-                                    subset_size=size)
+                                    subset_size=size, sync_on_compute=False)
     m.update(real_feat.double(), real=True)
     m.update(fake_feat.double(), real=False)
     with torch.random.fork_rng():
@@ -44,7 +46,7 @@ def kid(real_feat: torch.Tensor, fake_feat: torch.Tensor, subsets: int = 100, se
 def fid(real_feat: torch.Tensor, fake_feat: torch.Tensor) -> float:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    m = FrechetInceptionDistance(feature=Precomputed(real_feat.shape[1]))
+    m = FrechetInceptionDistance(feature=Precomputed(real_feat.shape[1]), sync_on_compute=False)
     m.update(real_feat.double(), real=True)
     m.update(fake_feat.double(), real=False)
     return float(m.compute())
