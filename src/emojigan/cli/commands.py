@@ -274,7 +274,7 @@ def cmd_evaluate(a) -> int:
         print(f"{m['recall_missed']} of {m['n_real']} real emojis missed by every set (missed.png): "
               f"{', '.join(m['recall_missed_emojis'][:12])}{', ...' if m['recall_missed'] > 12 else ''}")
     if m["focus_count"]:
-        print(f"{a.out}/focus.txt: the {m['focus_count']} emojis recalled by at most {a.focus_hits} sets, for a new "
+        print(f"{a.out}/focus.txt: the {m['focus_count']} emojis recalled by at most {a.focus_hits} of the sets of samples, for a new "
               f"mixture member (train --set train.focus={a.out}/focus.txt)")
     return 0
 
