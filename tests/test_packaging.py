@@ -14,7 +14,7 @@ def test_wheel_contains_package_data(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("emojigan/data/openmoji.csv", "emojigan/data/OPENMOJI.md", "emojigan/presets/dcgan64.toml",
                    "emojigan/pretrained/openmoji-features.safetensors", "emojigan/pretrained/openmoji-features.md",
-                   "emojigan/cli.py", "emojigan/models/dcgan.py"):
+                   "emojigan/cli/__init__.py", "emojigan/cli/commands.py", "emojigan/models/dcgan.py"):
         assert needed in names, needed
     csv_text = zipfile.ZipFile(wheel).read("emojigan/data/openmoji.csv").decode()
     assert csv_text.count("\n") == 4496

@@ -149,8 +149,8 @@ def prepare(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: boo
         freeze_discriminator(D, t.freeze_d)
     fmt = torch.channels_last
     G, D = G.to(device, memory_format=fmt), D.to(device, memory_format=fmt)
-    # CUDA graphs need the step's random numbers drawn outside it: not with DiffAugment's in-step draws, nor the
-    # patch critic or a regularizer with host work (GANStep.graphable says; the trainer checks it again)
+    # CUDA graphs need the step's random numbers drawn outside it and no host work in it: not with DiffAugment's
+    # in-step draws, the patch critic, or a regularizer that is not graphable (the fragment loss labels on the CPU)
     graphs = (t.cuda_graphs and device.type == "cuda" and not dist.enabled and not t.compile and not t.diffaugment
               and not t.patch and all(REGULARIZERS[k].graphable for k, w in t.losses.items() if w))
     betas = (t.beta1, t.beta2)

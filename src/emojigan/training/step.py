@@ -79,11 +79,6 @@ class GANStep:
         if self.patch > 0:
             self.d_trainable += list(self.P_for_G.parameters())
 
-    @property
-    def graphable(self) -> bool:
-        """Whether every part of the step can be captured in a CUDA graph (no host work, no in-step draws)."""
-        return self.patch == 0 and all(reg.graphable for reg, _, _ in self.terms)
-
     def autocast(self, device: torch.device):
         """The step's precision as a context (bf16 autocast or none)."""
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")

@@ -77,7 +77,7 @@ class Trainer:
             if t.diffaugment else None
         self.gan = GANStep(nets, t, run.precision, augment, images_for_losses, channels)
         self.logged = set(BASE_STATS) | {f"loss_{name}" for name in active} | (set(PATCH_STATS) if t.patch else set())
-        self.stepper = GraphedStep(self.gan) if run.graphs and self.gan.graphable else self.gan
+        self.stepper = GraphedStep(self.gan) if run.graphs else self.gan
         self.G_out = run.ema.module if run.ema is not None else self.G_raw  # what samples, evaluation and exports use
         self.steps_per_epoch = math.ceil(len(epoch_indices(len(data), t.seed, 0, self.dist)) / t.batch_size)
         self.log = MetricsLog(run.out / "metrics.jsonl", resume_step=run.step if run.resumed else None) \
