@@ -233,23 +233,32 @@ def build_mixture(paths: list[Path], picks: list[list[int] | None] | None = None
     return mixture_tensors(members), mix
 
 
-def discriminator_of(spec: str) -> dict[str, torch.Tensor]:
-    """The discriminator weights of RUN[:best] (from its training state), or the ones saved beside an export or a
-    shipped model (`X.D.safetensors`)."""
-    path, checkpoint = split_checkpoint(spec)
+def find_discriminator(path: str | Path, checkpoint: str = "latest") -> tuple[dict[str, torch.Tensor], str] | None:
+    """(weights, where they came from) of the discriminator that goes with a model: a run folder's training state
+    at `checkpoint`, or the `X.D.safetensors` beside an export or a shipped model; None where there is none."""
     p = Path(path)
     if p.is_dir():
         state = p / "checkpoints" / f"{checkpoint}.pt"
         if not state.is_file():
-            raise UserError(f"{path} has no {checkpoint} training state ({state}) to take D from")
+            return None
         try:
-            return torch.load(state, map_location="cpu", weights_only=True)["D"]
+            return torch.load(state, map_location="cpu", weights_only=True)["D"], str(state)
         except Exception as e:  # corrupt or truncated file: torch raises several types
             raise UserError(f"training state {state} is unreadable ({type(e).__name__})") from None
-    d = pretrained.discriminator_path(resolve_export(path))
-    if d is None:
+    d = pretrained.discriminator_path(resolve_export(path, checkpoint))
+    return (load_file(str(d)), str(d)) if d else None
+
+
+def discriminator_of(spec: str) -> dict[str, torch.Tensor]:
+    """The discriminator weights of RUN[:best], an export or a shipped model (`find_discriminator`); one clear line
+    where there is none."""
+    path, checkpoint = split_checkpoint(spec)
+    found = find_discriminator(path, checkpoint)
+    if found is None:
+        if Path(path).is_dir():
+            raise UserError(f"{path} has no {checkpoint} training state to take D from")
         raise UserError(f"{path} has no discriminator beside it (no .D.safetensors)")
-    return load_file(str(d))
+    return found[0]
 
 
 def save_discriminator(tensors: dict[str, torch.Tensor], generator: str | Path, source: str) -> Path:

@@ -7,17 +7,14 @@ images."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from ..config import Config
 from ..errors import UserError
 from ..models import removed_options_in
-from ..export import (read_export, read_export_meta, resolve_export, split_checkpoint, split_member, split_members,
-                      training_of)
-from ..pretrained import discriminator_path
+from ..export import (find_discriminator, read_export, read_export_meta, resolve_export, split_checkpoint, split_member,
+                      split_members, training_of)
 
 
 def parse_init(spec: str) -> tuple[str, str, int]:
@@ -59,16 +56,6 @@ def adopt_model(cfg: Config, spec: str, explicit: set[str]) -> Config:
                             f"data.{k} = {getattr(cfg.data, k)} does not match (leave it out)")
         setattr(cfg.data, k, want)
     return cfg
-
-
-def _discriminator_state(path: str, checkpoint: str, gen_path: Path) -> tuple[dict | None, str]:
-    p = Path(path)
-    if p.is_dir():
-        state = p / "checkpoints" / f"{checkpoint}.pt"
-        if state.is_file():
-            return torch.load(state, map_location="cpu", weights_only=True)["D"], f"{state}"
-    d = discriminator_path(gen_path)
-    return (load_file(str(d)), str(d)) if d else (None, "")
 
 
 def check_same_labels(spec: str, model_classes: list[dict], data_classes: list[dict]) -> None:
@@ -123,9 +110,10 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
         G.load_state_dict({k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
-    d_state, d_from = _discriminator_state(path, checkpoint, gen_path)
-    if d_state is None:
+    found = find_discriminator(path, checkpoint)
+    if found is None:
         return f"G from {gen_path}{which}; no discriminator shipped with it, D starts from scratch"
+    d_state, d_from = found
     try:
         D.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
     except RuntimeError as e:
