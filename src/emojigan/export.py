@@ -8,6 +8,7 @@ generators of one architecture under `member{i}.` prefixes; seed k is drawn by m
 written atomically and read without unpickling code."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -82,6 +83,15 @@ def read_export(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{path} is not a readable safetensors file ({str(e).splitlines()[0][:80]})") from None
     return tensors, meta
+
+
+def fingerprint(path: str | Path) -> str:
+    """A short hash of an export file: which model a codes file (`emojigan encode`) belongs to."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def param_count(path: str | Path) -> int:

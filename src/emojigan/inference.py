@@ -15,7 +15,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from . import images, pretrained
 from .devices import bf16_native, pick_device
 from .errors import UserError
-from .export import param_count, read_export, read_export_meta, resolve_export, split_members, training_of
+from .export import fingerprint, param_count, read_export, read_export_meta, resolve_export, split_members, training_of
 from .image_stats import stray_fragments
 from .latent import z_from_seeds
 from .limits import MAX_REDRAW
@@ -60,6 +60,15 @@ class EmojiGenerator:
         self.classes: list[dict] = meta.get("classes", [])
         self.conditional = bool(self.classes)
         self.precision = precision if precision != "auto" else self._choose_precision()
+        self.path: Path | None = None  # the export file, when loaded from one (load_generator)
+        self._fingerprint: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The hash of the export this generator was loaded from ("" for one built in memory): codes files name it."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.path) if self.path else ""
+        return self._fingerprint
 
     def member_of(self, seeds: list[int]) -> list[int]:
         """The mixture member that draws each seed: k mod M (all 0 for a single generator)."""
@@ -206,7 +215,9 @@ def load_generator(path: str | Path, device: str = "cpu", precision: str = "auto
         Gs.append(G.to(dev).eval())
     if precision not in ("auto", "fp32", "bf16"):
         raise UserError(f"precision '{precision}' is unknown; choose auto, fp32 or bf16")
-    return EmojiGenerator(Gs if len(Gs) > 1 else Gs[0], meta, dev, precision)
+    gen = EmojiGenerator(Gs if len(Gs) > 1 else Gs[0], meta, dev, precision)
+    gen.path = exp
+    return gen
 
 
 def describe(name: str, path: Path) -> dict:

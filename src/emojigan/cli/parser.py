@@ -131,10 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--label", action="append", default=[],
                    help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
                         "'all' draws one fixed noise for every label")
+    g.add_argument("--codes", metavar="FILE", help="draw the codes of `emojigan encode` (an .npz), one image each")
     g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="auto: bf16 where the device has it and it matches FP32 within 2/255 (default)")
     g.set_defaults(func=commands.cmd_generate)
+    en = sub.add_parser("encode", help="find the latent codes that draw real emojis (GAN inversion)")
+    en.add_argument("inputs", nargs="+", metavar="[MODEL] INPUT",
+                    help="image files, folders of images (sorted by file name) or OpenMoji names; a first argument "
+                         "that is a run folder, an export or a shipped name is the model (default faces64)")
+    en.add_argument("--model", help="a shipped model (`emojigan models`); then every argument is an input")
+    en.add_argument("--out", required=True, help="the codes file (.npz); a grid original | reconstruction (.png) and "
+                                                 "per-image SSIM and PSNR (.csv) go beside it")
+    en.add_argument("--steps", type=_int_range(0, 5000), default=30,
+                    help="optimization steps after the first guesses: more for fidelity, 0 for speed (default 30)")
+    en.add_argument("--every-member", dest="every_member", action="store_true",
+                    help="a mixture: refine in every member, not only in the one whose first guess was best")
+    en.add_argument("--device", default="cpu")
+    en.add_argument("--quiet", action="store_true", help="no progress bar")
+    en.set_defaults(func=commands.cmd_encode)
     lb = sub.add_parser("labels", help="list a conditional model's labels and the names they answer to")
     lb.add_argument("run", nargs="?", help="a run folder or exported generator (default: --model)")
     lb.add_argument("--model", help="a shipped model (`emojigan models`)")
