@@ -111,8 +111,11 @@ def test_unconditional_interpolation_and_label_errors(tiny_run, tmp_path):
     strip = np.asarray(Image.open(tmp_path / "u.png"))
     run_cli("generate", tiny_run, "--n", "1", "--seed", "7", "--separate", tmp_path / "g")
     assert np.array_equal(strip[2:34, 2 + 3 * 34:34 + 3 * 34], np.asarray(Image.open(tmp_path / "g" / "seed0007.png")))
-    p = run_cli("interpolate", tiny_run, "--from", "wink", "--to", "seed:1", "--out", tmp_path / "x.png", check=False)
+    p = run_cli("interpolate", tiny_run, "--from", "seed:0:wink", "--to", "seed:1", "--out", tmp_path / "x.png",
+                check=False)
     assert p.returncode == 2 and "unconditional" in p.stderr
+    run_cli("interpolate", tiny_run, "--from", "wink", "--to", "seed:1", "--steps", "3", "--out", tmp_path / "w.png")
+    assert Image.open(tmp_path / "w.png").width > 3 * 32            # an OpenMoji name: encoded, then interpolated
     p = run_cli("generate", tiny_run, "--label", "wink", "--out", tmp_path / "x.png", check=False)
     assert p.returncode == 2 and "needs a conditional model" in p.stderr
     p = run_cli("labels", tiny_run, check=False)
