@@ -79,3 +79,17 @@ def test_encode_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, tiny_
         p = run_cli(*args, check=False)
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
     assert sorted(x.name for x in tmp_path.iterdir()) == ["junk.png", "other.csv", "other.npz", "other.png"]
+
+
+def test_latent_map_has_one_thumbnail_per_emoji_and_hover_reconstructions(tmp_path):
+    out = tmp_path / "map.png"
+    p = run_cli("latent-map", "--model", "faces64", "--subset", "faces", "--steps", "0", "--method", "tsne",
+                "--out", out, "--quiet")
+    assert "111 emojis at their codes' TSNE positions" in p.stdout
+    with Image.open(out) as im:
+        assert im.width > 600 and im.height > 600
+    page = (tmp_path / "map.html").read_text()
+    assert page.count('class="emoji"') == 111 and page.count('class="recon"') == 111
+    assert "grinning face (face-smiling)" in page                      # the name and subgroup on hover
+    p = run_cli("latent-map", "--model", "faces64", "--out", tmp_path / "map.jpg", check=False)
+    assert p.returncode == 2 and "must be a .png file" in p.stderr and not (tmp_path / "map.jpg").exists()

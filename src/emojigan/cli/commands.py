@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
-import time
 from pathlib import Path
 
 from .. import config, images
@@ -11,23 +9,23 @@ from ..data import build_dataset, load_images
 from ..data.catalog import ATTRIBUTION, SUBSETS, groups_and_subgroups, subset_counts
 from ..data.names import LabelIndex, aliases
 from ..errors import UserError
-from ..export import (build_mixture, discriminator_of, resolve_export, save_discriminator, save_export, shadowed_model,
+from ..export import (build_mixture, discriminator_of, resolve_export, save_discriminator, save_export,
                      split_checkpoint, split_member)
 from ..features.train import train_feature_net
-from ..files import atomic_write_text, read_run_config
+from ..files import read_run_config
 from ..image_stats import stray_fragments
 from ..inference import describe, load_generator
 from ..latent import parse_seeds
-from ..latent.inputs import load_inputs
 from ..latent.interpolate import interpolate
-from ..latent.invert import Codes, decode, encode
 from ..limits import MAX_SAMPLES
 from ..metrics.compare import compare
 from ..metrics.evaluate import evaluate
 from ..metrics.history import history
-from ..pretrained import DEFAULT_MODEL, folder, resolve_model, shipped_models
+from ..pretrained import folder, shipped_models
 from ..presets import preset_names
 from ..recipes import run_recipe
+from .common import say_if_shadowed, source
+from .latent import generate_codes
 from ..training.branch import branch_run
 from ..training.init import adopt_model
 from ..training.loop import train
@@ -146,18 +144,6 @@ def check_agrees(run_cfg, asked, out: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ generate
-def _source(a) -> str:
-    """The generator a command draws from: RUN (a run folder or export), --model NAME, or the default
-    shipped model. A local folder or file named like a shipped model is taken, and a note says so."""
-
-    if a.run and a.model:
-        raise UserError("give either RUN or --model NAME, not both")
-    if a.run:
-        say_if_shadowed(a.run)
-        return a.run
-    return str(resolve_model(a.model or DEFAULT_MODEL))
-
-
 def cmd_models(a) -> int:
     models = shipped_models()
     if not models:
@@ -186,7 +172,7 @@ def cmd_generate(a) -> int:
         raise UserError("give --out GRID.png and/or --separate DIR")
     if a.out is not None and Path(a.out).suffix.lower() != ".png":
         raise UserError(f"--out {a.out} must be a .png file")
-    gen = load_generator(_source(a), device=a.device, precision=a.precision)
+    gen = load_generator(source(a), device=a.device, precision=a.precision)
     if a.codes:
         return generate_codes(a, gen)
     labels, names = None, None
@@ -230,67 +216,6 @@ def cmd_generate(a) -> int:
     return 0
 
 
-def generate_codes(a, gen) -> int:
-    """`generate --codes FILE`: one image per code, in the file's order."""
-    if a.label or a.seeds or a.redraw or a.truncation:
-        raise UserError("--codes draws the codes of `emojigan encode`; drop --label, --seeds, --redraw and --truncation")
-    codes = Codes.load(a.codes)
-    codes.check_model(gen, a.codes)
-    ims = [gen.composite(im, a.background) for im in images.to_pil(decode(gen, codes))]
-    text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
-    if a.separate is not None:
-        folder = Path(a.separate)
-        if folder.exists() and not folder.is_dir():
-            raise UserError(f"--separate {folder} exists and is not a folder")
-        for i, (name, im) in enumerate(zip(codes.names, ims)):
-            images.save_png(im, folder / f"code{i:04d}-{safe_name(name)}.png", text)
-        print(f"{folder}: {len(ims)} PNGs, one per code in file order")
-    if a.out is not None:
-        shown = images.for_display(ims) if a.background is None else ims
-        images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
-        print(f"{a.out}: grid of the {len(ims)} codes of {a.codes}")
-    return 0
-
-
-def safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "x"
-
-
-# ------------------------------------------------------------------------------------------- encode
-def cmd_encode(a) -> int:
-    out = Path(a.out)
-    if out.suffix != ".npz":
-        raise UserError(f"--out {out} must be an .npz file")
-    specs = list(a.inputs)
-    model = a.model
-    if model is None and len(specs) > 1 and is_model(specs[0]):
-        model, specs = specs[0], specs[1:]
-    say_if_shadowed(model or DEFAULT_MODEL)
-    gen = load_generator(model or DEFAULT_MODEL, device=a.device, precision="fp32")
-    names, targets = load_inputs(specs, gen.size, gen.background)
-    t0 = time.perf_counter()
-    codes = encode(gen, targets, names, steps=a.steps, every_member=a.every_member, progress=not a.quiet)
-    seconds = time.perf_counter() - t0
-    codes.save(out)
-    recon = decode(gen, codes)
-    pairs = [im for pair in zip(images.to_pil(targets), images.to_pil(recon)) for im in pair]
-    images.save_png(images.grid(images.for_display(pairs), nrow=2 * min(4, len(codes))), out.with_suffix(".png"))
-    rows = ["name,member,ssim,psnr"] + [f"\"{n}\",{int(m)},{s:.4f},{p:.2f}" for n, m, s, p in
-                                         zip(codes.names, codes.member, codes.ssim, codes.psnr)]
-    atomic_write_text(out.with_suffix(".csv"), "\n".join(rows) + "\n")
-    print(f"{out}: {len(codes)} codes, mean SSIM {codes.ssim.mean():.3f}, mean PSNR {codes.psnr.mean():.1f} dB, "
-          f"{seconds / len(codes):.2f} s per emoji; {out.with_suffix('.png')}: original | reconstruction; "
-          f"{out.with_suffix('.csv')}: per image")
-    return 0
-
-
-def is_model(spec: str) -> bool:
-    """Whether a positional argument names a model (a run folder, an export, a shipped name), not an input."""
-    p = Path(spec)
-    return (p.is_dir() and (p / "config.json").is_file()) or (p.is_file() and p.suffix == ".safetensors") or \
-        (not p.exists() and spec in shipped_models())
-
-
 # ------------------------------------------------------------------------------------------ features
 def cmd_features_train(a) -> int:
     info = train_feature_net(a.out, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
@@ -303,14 +228,6 @@ def cmd_features_train(a) -> int:
 
 
 # ---------------------------------------------------------------------------------- evaluate/compare
-def say_if_shadowed(*specs: str) -> None:
-    """One note on stderr for each spec that names a local file or folder and a shipped model alike."""
-    for spec in specs:
-        note = shadowed_model(spec)
-        if note:
-            print(note, file=sys.stderr)
-
-
 def cmd_evaluate(a) -> int:
     say_if_shadowed(a.run)
     m = evaluate(a.run, a.out, n=a.n, seed=a.seed, features=a.features, inception_weights=a.inception_weights,
@@ -395,7 +312,7 @@ def cmd_recipe(a) -> int:
 
 
 def cmd_labels(a) -> int:
-    gen = load_generator(_source(a))
+    gen = load_generator(source(a))
     if not gen.conditional:
         raise UserError(f"{a.run or a.model or 'the default model'} is an unconditional model: it has no labels")
     for i, c in enumerate(gen.classes):
@@ -410,7 +327,7 @@ def cmd_interpolate(a) -> int:
         raise UserError(f"--out {a.out} must be a .png file")
     if a.gif and Path(a.gif).suffix.lower() != ".gif":
         raise UserError(f"--gif {a.gif} must be a .gif file")
-    gen = load_generator(_source(a), device=a.device)
+    gen = load_generator(source(a), device=a.device)
     frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed, redraw=a.redraw))
     frames = images.for_display(frames)
     images.save_png(images.grid(frames, nrow=len(frames)), a.out)

@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..limits import BACKGROUNDS, MAX_REDRAW, MAX_SAMPLES, PRECISIONS, SIZES
 from ..presets import preset_names
-from . import commands
+from . import commands, latent
 
 
 class Parser(argparse.ArgumentParser):
@@ -149,7 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a mixture: refine in every member, not only in the one whose first guess was best")
     en.add_argument("--device", default="cpu")
     en.add_argument("--quiet", action="store_true", help="no progress bar")
-    en.set_defaults(func=commands.cmd_encode)
+    en.set_defaults(func=latent.cmd_encode)
+    lm = sub.add_parser("latent-map", help="real emojis encoded and drawn at their codes' 2-D positions (PCA, t-SNE)")
+    lm.add_argument("run", nargs="?", help="a run folder or an exported generator (default: --model)")
+    lm.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
+    lm.add_argument("--subset", default="faces", help="the OpenMoji subset to encode (default faces)")
+    lm.add_argument("--subgroup", default="", help="narrow it to OpenMoji subgroups (glob patterns)")
+    lm.add_argument("--method", choices=("pca", "tsne"), default="pca")
+    lm.add_argument("--steps", type=_int_range(0, 5000), default=30, help="encode's optimization steps (default 30)")
+    lm.add_argument("--out", required=True, help="the map's PNG (an HTML page with the same name goes beside it)")
+    lm.add_argument("--device", default="cpu")
+    lm.add_argument("--quiet", action="store_true")
+    lm.set_defaults(func=latent.cmd_latent_map)
     lb = sub.add_parser("labels", help="list a conditional model's labels and the names they answer to")
     lb.add_argument("run", nargs="?", help="a run folder or exported generator (default: --model)")
     lb.add_argument("--model", help="a shipped model (`emojigan models`)")

@@ -1,0 +1,93 @@
+"""The latent-space commands: `encode`, `latent-map` and `generate --codes`."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import config, images
+from ..data import load_dataset
+from ..data.catalog import ATTRIBUTION
+from ..errors import UserError
+from ..files import atomic_write_text
+from ..inference import load_generator
+from ..latent.inputs import load_inputs
+from ..latent.invert import Codes, decode, encode
+from ..latent.map import latent_map
+from ..pretrained import DEFAULT_MODEL, shipped_models
+from .common import say_if_shadowed, source
+
+
+def generate_codes(a, gen) -> int:
+    """`generate --codes FILE`: one image per code, in the file's order."""
+    if a.label or a.seeds or a.redraw or a.truncation:
+        raise UserError("--codes draws the codes of `emojigan encode`; drop --label, --seeds, --redraw and --truncation")
+    codes = Codes.load(a.codes)
+    codes.check_model(gen, a.codes)
+    ims = [gen.composite(im, a.background) for im in images.to_pil(decode(gen, codes))]
+    text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
+    if a.separate is not None:
+        folder = Path(a.separate)
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--separate {folder} exists and is not a folder")
+        for i, (name, im) in enumerate(zip(codes.names, ims)):
+            images.save_png(im, folder / f"code{i:04d}-{safe_name(name)}.png", text)
+        print(f"{folder}: {len(ims)} PNGs, one per code in file order")
+    if a.out is not None:
+        shown = images.for_display(ims) if a.background is None else ims
+        images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
+        print(f"{a.out}: grid of the {len(ims)} codes of {a.codes}")
+    return 0
+
+
+def safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "x"
+
+
+def cmd_encode(a) -> int:
+    out = Path(a.out)
+    if out.suffix != ".npz":
+        raise UserError(f"--out {out} must be an .npz file")
+    specs = list(a.inputs)
+    model = a.model
+    if model is None and len(specs) > 1 and is_model(specs[0]):
+        model, specs = specs[0], specs[1:]
+    say_if_shadowed(model or DEFAULT_MODEL)
+    gen = load_generator(model or DEFAULT_MODEL, device=a.device, precision="fp32")
+    names, targets = load_inputs(specs, gen.size, gen.background)
+    t0 = time.perf_counter()
+    codes = encode(gen, targets, names, steps=a.steps, every_member=a.every_member, progress=not a.quiet)
+    seconds = time.perf_counter() - t0
+    codes.save(out)
+    recon = decode(gen, codes)
+    pairs = [im for pair in zip(images.to_pil(targets), images.to_pil(recon)) for im in pair]
+    images.save_png(images.grid(images.for_display(pairs), nrow=2 * min(4, len(codes))), out.with_suffix(".png"))
+    rows = ["name,member,ssim,psnr"] + [f"\"{n}\",{int(m)},{s:.4f},{p:.2f}" for n, m, s, p in
+                                         zip(codes.names, codes.member, codes.ssim, codes.psnr)]
+    atomic_write_text(out.with_suffix(".csv"), "\n".join(rows) + "\n")
+    print(f"{out}: {len(codes)} codes, mean SSIM {codes.ssim.mean():.3f}, mean PSNR {codes.psnr.mean():.1f} dB, "
+          f"{seconds / len(codes):.2f} s per emoji; {out.with_suffix('.png')}: original | reconstruction; "
+          f"{out.with_suffix('.csv')}: per image")
+    return 0
+
+
+def cmd_latent_map(a) -> int:
+    if Path(a.out).suffix.lower() != ".png":
+        raise UserError(f"--out {a.out} must be a .png file")
+    gen = load_generator(source(a), device=a.device, precision="fp32")
+    data = load_dataset(config.DataConfig(subset=a.subset, subgroup=a.subgroup, size=gen.size,
+                                          background=gen.background), progress=not a.quiet)
+    names = [data.display_name(i) for i in range(len(data))]
+    subgroups = [row.get("subgroup", "") or "?" for row in data.labels] if data.labels else ["?"] * len(data)
+    codes = encode(gen, data.images, names, steps=a.steps, progress=not a.quiet)
+    latent_map(gen, codes, data.images, subgroups, a.out, a.method,
+               title=f"{a.run or a.model or DEFAULT_MODEL}: {len(data)} emojis of {a.subset}{' ' + a.subgroup if a.subgroup else ''}")
+    print(f"{a.out}: {len(data)} emojis at their codes' {a.method.upper()} positions (mean reconstruction SSIM "
+          f"{codes.ssim.mean():.3f}); {Path(a.out).with_suffix('.html')}: name and reconstruction on hover")
+    return 0
+
+
+def is_model(spec: str) -> bool:
+    """Whether a positional argument names a model (a run folder, an export, a shipped name), not an input."""
+    p = Path(spec)
+    return (p.is_dir() and (p / "config.json").is_file()) or (p.is_file() and p.suffix == ".safetensors") or \
+        (not p.exists() and spec in shipped_models())
