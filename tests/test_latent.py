@@ -93,3 +93,30 @@ def test_latent_map_has_one_thumbnail_per_emoji_and_hover_reconstructions(tmp_pa
     assert "grinning face (face-smiling)" in page                      # the name and subgroup on hover
     p = run_cli("latent-map", "--model", "faces64", "--out", tmp_path / "map.jpg", check=False)
     assert p.returncode == 2 and "must be a .png file" in p.stderr and not (tmp_path / "map.jpg").exists()
+
+
+def test_directions_and_edits_from_openmoji_words(tiny_run, tmp_path):
+    from emojigan.latent.directions import stem, vocabulary
+
+    assert [stem(w) for w in ("tears", "eyes", "glasses", "anxious", "hearts")] == ["tear", "eye", "glass", "anxious",
+                                                                                     "heart"]
+    codes = tmp_path / "faces.npz"
+    p = run_cli("directions", tiny_run, "--steps", "0", "--codes", codes, "--quiet")
+    assert "words tag at least 3 of the 111 encoded emojis" in p.stdout
+    assert "  tear " in p.stdout and "face with tears of joy" in p.stdout and "  heart " in p.stdout
+    c = Codes.load(codes)
+    tear = vocabulary(c.names)["tear"]
+    assert len(c) == 111 and len(tear) == 7 and {"face with tears of joy", "crying face"} <= set(tear)
+    out = tmp_path / "edit.png"
+    p = run_cli("edit", tiny_run, "--seed", "0", "--direction", "tears", "--strengths", "-1,0,1,2", "--codes", codes,
+                "--out", out)
+    assert "along 'tear' (7 emojis tagged) at strengths -1, 0, 1, 2" in p.stdout
+    with Image.open(out) as strip:
+        assert strip.width > 4 * 32 and strip.height < 2 * 32 + 8          # one image per strength, one row
+    for args, words in ((["--seed", "0", "--direction", "unicornz"], "no direction 'unicornz'"),
+                        (["--seed", "0", "--direction", "tears", "--strength", "11"], "between -10 and 10"),
+                        (["--direction", "tears"], "give one start"),
+                        (["--seed", "0", "--image", "skull", "--direction", "tears"], "give one start")):
+        p = run_cli("edit", tiny_run, *args, "--codes", codes, "--out", tmp_path / "bad.png", check=False)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "bad.png").exists()

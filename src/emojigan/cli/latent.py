@@ -1,8 +1,11 @@
-"""The latent-space commands: `encode`, `latent-map` and `generate --codes`."""
+"""The latent-space commands: `encode`, `latent-map`, `directions`, `edit` and `generate --codes`."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import numpy as np
+import torch
 
 from .. import config, images
 from ..data import load_dataset
@@ -11,8 +14,11 @@ from ..errors import UserError
 from ..files import atomic_write_text
 from ..inference import load_generator
 from ..latent.inputs import load_inputs
+from ..data.names import LabelIndex
+from ..latent.directions import MAX_STRENGTH, direction, edit, vocabulary
 from ..latent.invert import Codes, decode, encode
 from ..latent.map import latent_map
+from ..latent.sampling import z_from_seeds
 from ..pretrained import DEFAULT_MODEL, shipped_models
 from .common import say_if_shadowed, source
 
@@ -91,3 +97,81 @@ def is_model(spec: str) -> bool:
     p = Path(spec)
     return (p.is_dir() and (p / "config.json").is_file()) or (p.is_file() and p.suffix == ".safetensors") or \
         (not p.exists() and spec in shipped_models())
+
+
+def subset_codes(a, gen) -> Codes:
+    """The codes that directions are computed from: the subset's real emojis encoded into every member of the model
+    (a mixture's members have latent spaces of their own), all in one file. `--codes FILE` when it exists (of this
+    model), else encoded now and written to FILE when given, for the next call."""
+    if a.codes and Path(a.codes).is_file():
+        codes = Codes.load(a.codes)
+        codes.check_model(gen, a.codes)
+        return codes
+    data = load_dataset(config.DataConfig(subset=a.subset, size=gen.size, background=gen.background),
+                        progress=not a.quiet)
+    names = [data.display_name(i) for i in range(len(data))]
+    parts = [encode(gen, data.images, names, steps=a.steps, members=[m], progress=not a.quiet)
+             for m in range(len(gen.members))]
+    codes = Codes(torch.cat([c.z for c in parts]), torch.cat([c.member for c in parts]),
+                  torch.cat([c.embedding for c in parts]) if parts[0].embedding is not None else None,
+                  [n for c in parts for n in c.names], parts[0].model,
+                  np.concatenate([c.ssim for c in parts]), np.concatenate([c.psnr for c in parts]))
+    if a.codes:
+        codes.save(a.codes)
+    return codes
+
+
+def cmd_directions(a) -> int:
+    gen = load_generator(source(a), device=a.device, precision="fp32")
+    codes = subset_codes(a, gen)
+    vocab = vocabulary(codes.names, a.min_count)
+    print(f"{len(vocab)} words tag at least {a.min_count} of the {len(set(codes.names))} encoded emojis "
+          f"(`emojigan edit --direction WORD`):")
+    for word, hits in vocab.items():
+        print(f"  {word:<16} {len(hits):>4}  e.g. {', '.join(hits[:3])}")
+    return 0
+
+
+def start_code(a, gen) -> Codes:
+    """The code an edit starts from: --seed N, --image FILE (or an OpenMoji name), --label NAME or --code FILE:i."""
+    given = [x for x in (a.seed is not None, a.image, a.label, a.code) if x]
+    if len(given) != 1:
+        raise UserError("give one start: --seed N, --image FILE (or an OpenMoji name), --label NAME or --code FILE:i")
+    if a.code:
+        path, _, i = a.code.rpartition(":")
+        if not path or not i.isdigit() or not Path(path).is_file():
+            raise UserError(f"--code {a.code}: write FILE:i, entry i of an existing codes file of `emojigan encode`")
+        codes = Codes.load(path)
+        codes.check_model(gen, path)
+        return codes.entry(int(i), path)
+    if a.image:
+        names, x = load_inputs([a.image], gen.size, gen.background)
+        return encode(gen, x, names, progress=False)
+    if a.label:
+        if not gen.conditional:
+            raise UserError("--label needs a conditional model (cond128)")
+        y = LabelIndex(gen.classes).find(a.label)
+        return Codes(z_from_seeds([0], gen.z_dim), torch.zeros(1, dtype=torch.long), gen.label_embedding([y]),
+                     [a.label], gen.fingerprint)
+    s = a.seed
+    emb = gen.label_embedding(gen.default_labels([s])) if gen.conditional else None
+    return Codes(z_from_seeds([s], gen.z_dim), torch.tensor(gen.member_of([s])), emb, [f"seed {s}"], gen.fingerprint)
+
+
+def cmd_edit(a) -> int:
+    if Path(a.out).suffix.lower() != ".png":
+        raise UserError(f"--out {a.out} must be a .png file")
+    try:
+        strengths = [float(v) for v in a.strengths.split(",")] if a.strengths else [a.strength]
+    except ValueError:
+        raise UserError(f"--strengths {a.strengths}: give numbers separated by commas, e.g. -2,-1,0,1,2") from None
+    if any(abs(v) > MAX_STRENGTH for v in strengths):
+        raise UserError(f"a strength must be between -{MAX_STRENGTH:g} and {MAX_STRENGTH:g}")
+    gen = load_generator(source(a), device=a.device, precision="fp32")
+    start = start_code(a, gen)
+    d = direction(subset_codes(a, gen), a.direction, len(gen.members), a.min_count)
+    x = decode(gen, edit(start, d, strengths))
+    images.save_png(images.grid(images.for_display(images.to_pil(x)), nrow=len(strengths)), a.out)
+    print(f"{a.out}: '{start.names[0]}' along '{d.word}' ({d.count} emojis tagged) at strengths "
+          f"{', '.join(f'{v:g}' for v in strengths)}")
+    return 0
