@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import config, images
 from ..data import build_dataset, load_images
-from ..data.catalog import ATTRIBUTION, SUBSETS, groups_and_subgroups, subset_counts
+from ..data.catalog import SUBSETS, groups_and_subgroups, subset_counts
 from ..data.names import LabelIndex, aliases
 from ..errors import UserError
 from ..export import (build_mixture, discriminator_of, resolve_export, save_discriminator, save_export,
@@ -24,7 +24,7 @@ from ..metrics.history import history
 from ..pretrained import folder, shipped_models
 from ..presets import preset_names
 from ..recipes import run_recipe
-from .common import say_if_shadowed, source
+from .common import say_if_shadowed, source, write_drawn
 from .latent import generate_codes
 from ..training.branch import branch_run
 from ..training.init import adopt_model
@@ -199,20 +199,8 @@ def cmd_generate(a) -> int:
               f"their seed with fewer stray fragments; {int((stray_fragments(x) > 0).sum())} still have one")
     else:
         x = gen.sample_tensor(seeds=seeds, labels=labels, truncation=a.truncation)
-    ims = [gen.composite(im, a.background) for im in images.to_pil(x)]
-    text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
-    if a.separate is not None:
-        folder = Path(a.separate)
-        if folder.exists() and not folder.is_dir():
-            raise UserError(f"--separate {folder} exists and is not a folder")
-        for i, (s, im) in enumerate(zip(seeds, ims)):
-            name = f"{names[i]}-{s:04d}.png" if names else f"seed{s:04d}.png"
-            images.save_png(im, folder / name, text)
-        print(f"{folder}: {len(ims)} PNGs ({gen.size}x{gen.size} {ims[0].mode})")
-    if a.out is not None:
-        shown = images.for_display(ims) if a.background is None else ims
-        images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
-        print(f"{a.out}: grid of {len(ims)} emojis from seeds {seeds[0]}..{seeds[-1]}")
+    files = [f"{names[i]}-{s:04d}.png" if names else f"seed{s:04d}.png" for i, s in enumerate(seeds)]
+    write_drawn(a, gen, x, files, f"{gen.size}x{gen.size} {{mode}}", f"emojis from seeds {seeds[0]}..{seeds[-1]}")
     return 0
 
 

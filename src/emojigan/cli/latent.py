@@ -9,7 +9,6 @@ import torch
 
 from .. import config, images
 from ..data import load_dataset
-from ..data.catalog import ATTRIBUTION
 from ..errors import UserError
 from ..files import atomic_write_text
 from ..inference import load_generator
@@ -20,7 +19,7 @@ from ..latent.invert import Codes, decode, encode
 from ..latent.map import latent_map
 from ..latent.sampling import z_from_seeds
 from ..pretrained import DEFAULT_MODEL, shipped_models
-from .common import say_if_shadowed, source
+from .common import say_if_shadowed, source, write_drawn
 
 
 def generate_codes(a, gen) -> int:
@@ -29,19 +28,8 @@ def generate_codes(a, gen) -> int:
         raise UserError("--codes draws the codes of `emojigan encode`; drop --label, --seeds, --redraw and --truncation")
     codes = Codes.load(a.codes)
     codes.check_model(gen, a.codes)
-    ims = [gen.composite(im, a.background) for im in images.to_pil(decode(gen, codes))]
-    text = {"Software": "emojigan", "Copyright": ATTRIBUTION} if "attribution" in gen.meta else {"Software": "emojigan"}
-    if a.separate is not None:
-        folder = Path(a.separate)
-        if folder.exists() and not folder.is_dir():
-            raise UserError(f"--separate {folder} exists and is not a folder")
-        for i, (name, im) in enumerate(zip(codes.names, ims)):
-            images.save_png(im, folder / f"code{i:04d}-{safe_name(name)}.png", text)
-        print(f"{folder}: {len(ims)} PNGs, one per code in file order")
-    if a.out is not None:
-        shown = images.for_display(ims) if a.background is None else ims
-        images.save_png(images.grid(shown, nrow=a.nrow), a.out, text)
-        print(f"{a.out}: grid of the {len(ims)} codes of {a.codes}")
+    files = [f"code{i:04d}-{safe_name(name)}.png" for i, name in enumerate(codes.names)]
+    write_drawn(a, gen, decode(gen, codes), files, "one per code in file order", f"codes of {a.codes}")
     return 0
 
 
