@@ -24,6 +24,17 @@ def test_encoding_what_faces64_drew_recovers_it():
     assert torch.allclose(ssim_per_image(again, target), torch.from_numpy(codes.ssim), atol=1e-4)
 
 
+def test_the_shipped_encoder_guesses_faces64s_own_samples_in_one_shot():
+    from emojigan.latent.encoder import load_encoder
+
+    gen = emojigan.load_generator("faces64", precision="fp32")
+    target = gen.sample_tensor(seeds=list(range(12)))
+    names = [str(i) for i in range(12)]
+    learned = encode(gen, target, names, steps=0, candidates=1, encoder=load_encoder(gen), progress=False)
+    seeded = encode(gen, target, names, steps=0, candidates=1, progress=False)
+    assert float(learned.ssim.mean()) >= 0.9 and float(learned.ssim.mean()) > float(seeded.ssim.mean()) + 0.1
+
+
 def test_a_folder_is_encoded_in_sorted_order_and_codes_round_trip_through_generate(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -101,16 +112,17 @@ def test_directions_and_edits_from_openmoji_words(tiny_run, tmp_path):
     assert [stem(w) for w in ("tears", "eyes", "glasses", "anxious", "hearts")] == ["tear", "eye", "glass", "anxious",
                                                                                      "heart"]
     codes = tmp_path / "faces.npz"
-    p = run_cli("directions", tiny_run, "--steps", "0", "--codes", codes, "--quiet")
-    assert "words tag at least 3 of the 111 encoded emojis" in p.stdout
+    p = run_cli("directions", tiny_run, "--quiet")
+    assert "words tag at least 3 of the 111 emojis of faces" in p.stdout
     assert "  tear " in p.stdout and "face with tears of joy" in p.stdout and "  heart " in p.stdout
-    c = Codes.load(codes)
-    tear = vocabulary(c.names)["tear"]
-    assert len(c) == 111 and len(tear) == 7 and {"face with tears of joy", "crying face"} <= set(tear)
+    assert not codes.exists()                                         # listing the words needs no encoding
     out = tmp_path / "edit.png"
     p = run_cli("edit", tiny_run, "--seed", "0", "--direction", "tears", "--strengths", "-1,0,1,2", "--codes", codes,
-                "--out", out)
+                "--steps", "0", "--out", out, "--quiet")
     assert "along 'tear' (7 emojis tagged) at strengths -1, 0, 1, 2" in p.stdout
+    c = Codes.load(codes)                                             # the faces encoded into the model, cached
+    tear = vocabulary(c.names)["tear"]
+    assert len(c) == 111 and len(tear) == 7 and {"face with tears of joy", "crying face"} <= set(tear)
     with Image.open(out) as strip:
         assert strip.width > 4 * 32 and strip.height < 2 * 32 + 8          # one image per strength, one row
     for args, words in ((["--seed", "0", "--direction", "unicornz"], "no direction 'unicornz'"),
@@ -120,3 +132,55 @@ def test_directions_and_edits_from_openmoji_words(tiny_run, tmp_path):
         p = run_cli("edit", tiny_run, *args, "--codes", codes, "--out", tmp_path / "bad.png", check=False)
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_a_conditional_edit_moves_monotonically_toward_the_tagged_group():
+    """cond128's `cat` direction (its 9 cat labels' mean embedding minus the rest): the edited images come closer to
+    the real cat faces, in the OpenMoji feature space, at every step of strength, seed by seed."""
+    from emojigan import config
+    from emojigan.data import load_dataset
+    from emojigan.features import load_feature_space
+    from emojigan.latent.directions import edit, label_direction
+    from emojigan.latent.sampling import z_from_seeds
+
+    gen = emojigan.load_generator("cond128", precision="fp32")
+    d = label_direction(gen, "cats")
+    assert d.word == "cat" and d.count == 9 and float(d.z.abs().max()) == 0.0
+    data = load_dataset(config.DataConfig(subset="faces+cats", size=128, background="transparent"), progress=False)
+    cats = torch.tensor(["cat" in data.display_name(i) for i in range(len(data))])
+    space = load_feature_space("openmoji")
+    centre = space(data.images[cats]).mean(0)
+    seeds = [0, 1, 2, 3]
+    dist = []
+    for s in seeds:
+        start = Codes(z_from_seeds([s], gen.z_dim), torch.zeros(1, dtype=torch.long),
+                      gen.label_embedding(gen.default_labels([s])), [str(s)], gen.fingerprint)
+        dist.append((space(decode(gen, edit(start, d, [0.0, 0.5, 1.0, 1.5]))) - centre).norm(dim=1))
+    dist = torch.stack(dist)                                            # (seeds, strengths)
+    assert bool((dist.diff(dim=1) < 0).all()), dist
+    assert float((dist[:, -1] / dist[:, 0]).mean()) < 0.8
+
+
+def test_a_learned_encoder_is_trained_beside_the_export_and_gives_first_guesses(tmp_path, tiny_run):
+    import shutil
+
+    from emojigan.latent.encoder import load_encoder
+
+    export = tmp_path / "m.safetensors"
+    shutil.copy(tiny_run / "generator.safetensors", export)
+    p = run_cli("encoder", "train", export, "--steps", "30", "--batch-size", "8", "--quiet")
+    enc_file = tmp_path / "m.encoder.safetensors"
+    assert enc_file.is_file() and "a learned encoder for" in p.stdout
+    gen = emojigan.load_generator(export, precision="fp32")
+    enc = load_encoder(gen)
+    assert enc is not None and enc(torch.zeros(2, gen.channels, 32, 32)).shape == (2, 1, gen.z_dim)
+    p = run_cli("encode", export, "grinning face", "--steps", "2", "--out", tmp_path / "c.npz", "--quiet")
+    assert "(learned encoder first guesses)" in p.stdout
+    p = run_cli("encode", export, "grinning face", "--steps", "2", "--encoder", "none", "--out", tmp_path / "d.npz",
+                "--quiet")
+    assert "(seeded first guesses)" in p.stdout
+    for args, words in (([enc_file], "trained for another model"), ([tmp_path / "c.npz"], "is not an encoder")):
+        p = run_cli("encode", "--model", "faces64", "skull", "--encoder", *args, "--out", tmp_path / "e.npz",
+                    check=False)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert not (tmp_path / "e.npz").exists()

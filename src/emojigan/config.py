@@ -45,6 +45,7 @@ class ModelConfig:
     embed_dim: int = 50         # conditional models: size of the learned label embedding (the report: 50)
     d_norm: str = "batch"       # D's normalisation: batch (the report) | spectral (spectral norm, no BatchNorm)
     attention: bool = False     # a self-attention block at the 32x32 map of G and D (SAGAN)
+    text_encoder: str = ""      # text models: a local sentence-transformers folder ("": all-MiniLM-L6-v2, emojigan[text])
 
 
 def _no_losses() -> dict[str, float]:

@@ -19,6 +19,7 @@ from .export import fingerprint, param_count, read_export, read_export_meta, res
 from .image_stats import stray_fragments
 from .latent import z_from_seeds
 from .limits import MAX_REDRAW
+from .text.encoder import check_prompts, load_text_encoder
 from .models import ARCHS, generator_from_config, removed_options_in
 
 def fold_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
@@ -34,6 +35,8 @@ def fold_batchnorm(G: torch.nn.Module) -> torch.nn.Module:
     return G
 
 
+MIN_PROMPT_MATCH = 0.45  # below this cosine to every training phrase a prompt is meaningless here: keyboard
+# mashes, "lorem ipsum", "hello" score 0.35-0.40 against the smileys and animals; paraphrases 0.56-0.88
 BF16_TOLERANCE = 2.0  # mean absolute difference from FP32, in 1/255 steps, that bf16 generation may have
 
 
@@ -170,6 +173,38 @@ class EmojiGenerator:
             counts[bad[better]] = c[better]
             bad = bad[counts[bad] > 0]
         return out, draws
+
+    @property
+    def text(self) -> bool:
+        """A prompt-conditioned model (models/text.py): it takes prompts as well as labels."""
+        return self.meta["model"].get("arch") == "text"
+
+    @torch.inference_mode()
+    def prompt_embedding(self, prompts: list[str], text_encoder: str | None = None) -> torch.Tensor:
+        """Each prompt's point in the conditioning space (N, embed_dim): its sentence embedding through G's
+        conditioning augmentation (the mean). One clear line for a prompt that matches nothing the model learned
+        (its sentence embedding's cosine to every training phrase below MIN_PROMPT_MATCH)."""
+        if not self.text:
+            raise UserError("--prompt needs a text model (e.g. --model text64); this one takes "
+                            + ("labels" if self.conditional else "seeds"))
+        prompts = check_prompts(prompts)
+        enc = load_text_encoder(text_encoder or self.meta["model"].get("text_encoder") or None)
+        t = enc(prompts)
+        phrases = self.G.phrases.float().cpu()
+        if t.shape[1] != phrases.shape[-1]:
+            raise UserError(f"the text encoder {enc.path} gives {t.shape[1]}-d vectors; this model was trained on "
+                            f"{phrases.shape[-1]}-d ones")
+        best = (t @ phrases.flatten(0, 1).T).max(dim=1).values
+        for p, b in zip(prompts, best.tolist()):
+            if b < MIN_PROMPT_MATCH:
+                raise UserError(f"the prompt '{p}' matches nothing this model learned (best cosine {b:.2f} to its "
+                                f"phrases); `emojigan labels` lists what it knows")
+        return self.G.condition(t.to(self.device)).float().cpu()
+
+    def nearest_labels(self, embedding: torch.Tensor, k: int = 3) -> list[list[int]]:
+        """The k labels nearest to each conditioning point (for saying what a prompt landed on)."""
+        table = self.G.embed.weight.float().cpu()
+        return torch.cdist(embedding, table).topk(min(k, len(table)), largest=False).indices.tolist()
 
     def label_embedding(self, labels: list[int]) -> torch.Tensor:
         return self.G.embed.weight[torch.tensor(labels, device=self.device)].detach().float().cpu()

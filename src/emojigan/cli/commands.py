@@ -15,17 +15,17 @@ from ..features.train import train_feature_net
 from ..files import read_run_config
 from ..image_stats import stray_fragments
 from ..inference import describe, load_generator
-from ..latent import parse_seeds
+from ..latent import parse_seeds, z_from_seeds
 from ..latent.interpolate import interpolate
 from ..limits import MAX_SAMPLES
 from ..metrics.compare import compare
 from ..metrics.evaluate import evaluate
 from ..metrics.history import history
-from ..pretrained import folder, shipped_models
+from ..pretrained import TEXT_MODEL, folder, shipped_models
 from ..presets import preset_names
 from ..recipes import run_recipe
 from .common import say_if_shadowed, source, write_drawn
-from .latent import generate_codes
+from .latent import generate_codes, safe_name
 from ..training.branch import branch_run
 from ..training.init import adopt_model
 from ..training.loop import train
@@ -172,9 +172,13 @@ def cmd_generate(a) -> int:
         raise UserError("give --out GRID.png and/or --separate DIR")
     if a.out is not None and Path(a.out).suffix.lower() != ".png":
         raise UserError(f"--out {a.out} must be a .png file")
+    if a.prompt and not a.run and not a.model:
+        a.model = TEXT_MODEL
     gen = load_generator(source(a), device=a.device, precision=a.precision)
     if a.codes:
         return generate_codes(a, gen)
+    if a.prompt:
+        return generate_prompts(a, gen, seeds)
     labels, names = None, None
     if a.label:
         if not gen.conditional:
@@ -201,6 +205,23 @@ def cmd_generate(a) -> int:
         x = gen.sample_tensor(seeds=seeds, labels=labels, truncation=a.truncation)
     files = [f"{names[i]}-{s:04d}.png" if names else f"seed{s:04d}.png" for i, s in enumerate(seeds)]
     write_drawn(a, gen, x, files, f"{gen.size}x{gen.size} {{mode}}", f"emojis from seeds {seeds[0]}..{seeds[-1]}")
+    return 0
+
+
+def generate_prompts(a, gen, seeds: list[int]) -> int:
+    """`generate --prompt TEXT`: --n emojis per prompt, the same seeds for every prompt (one row each)."""
+    if a.label or a.redraw or a.truncation:
+        raise UserError("--prompt draws from text; drop --label, --redraw and --truncation")
+    if len(seeds) * len(a.prompt) > MAX_SAMPLES:
+        raise UserError(f"{len(seeds) * len(a.prompt)} samples asked for; at most {MAX_SAMPLES}")
+    emb = gen.prompt_embedding(a.prompt, a.text_encoder)
+    x = gen.sample_tensor(z=z_from_seeds(seeds, gen.z_dim).repeat(len(a.prompt), 1),
+                          embeddings=emb.repeat_interleave(len(seeds), dim=0))
+    for p, near in zip(a.prompt, gen.nearest_labels(emb)):
+        print(f"'{p}': nearest learned emojis {', '.join(gen.classes[y]['annotation'] for y in near)}")
+    a.nrow = a.nrow or len(seeds)
+    files = [f"prompt{i:02d}-{safe_name(p)}-{s:04d}.png" for i, p in enumerate(a.prompt) for s in seeds]
+    write_drawn(a, gen, x, files, f"{gen.size}x{gen.size} {{mode}}", f"{len(a.prompt)} prompt(s) x {len(seeds)} seeds")
     return 0
 
 

@@ -14,7 +14,8 @@ from ..files import atomic_write_text
 from ..inference import load_generator
 from ..latent.inputs import load_inputs
 from ..data.names import LabelIndex
-from ..latent.directions import MAX_STRENGTH, direction, edit, vocabulary
+from ..latent.directions import MAX_STRENGTH, direction, edit, label_direction, label_names, vocabulary
+from ..latent.encoder import encoder_path, load_encoder, save_encoder, train_encoder
 from ..latent.invert import Codes, decode, encode
 from ..latent.map import latent_map
 from ..latent.sampling import z_from_seeds
@@ -48,8 +49,9 @@ def cmd_encode(a) -> int:
     say_if_shadowed(model or DEFAULT_MODEL)
     gen = load_generator(model or DEFAULT_MODEL, device=a.device, precision="fp32")
     names, targets = load_inputs(specs, gen.size, gen.background)
+    enc = None if a.encoder == "none" else load_encoder(gen, a.encoder)
     t0 = time.perf_counter()
-    codes = encode(gen, targets, names, steps=a.steps, every_member=a.every_member, progress=not a.quiet)
+    codes = encode(gen, targets, names, steps=a.steps, every_member=a.every_member, progress=not a.quiet, encoder=enc)
     seconds = time.perf_counter() - t0
     codes.save(out)
     recon = decode(gen, codes)
@@ -58,9 +60,21 @@ def cmd_encode(a) -> int:
     rows = ["name,member,ssim,psnr"] + [f"\"{n}\",{int(m)},{s:.4f},{p:.2f}" for n, m, s, p in
                                          zip(codes.names, codes.member, codes.ssim, codes.psnr)]
     atomic_write_text(out.with_suffix(".csv"), "\n".join(rows) + "\n")
-    print(f"{out}: {len(codes)} codes, mean SSIM {codes.ssim.mean():.3f}, mean PSNR {codes.psnr.mean():.1f} dB, "
+    print(f"{out}: {len(codes)} codes ({'learned encoder' if enc else 'seeded'} first guesses), mean SSIM {codes.ssim.mean():.3f}, mean PSNR {codes.psnr.mean():.1f} dB, "
           f"{seconds / len(codes):.2f} s per emoji; {out.with_suffix('.png')}: original | reconstruction; "
           f"{out.with_suffix('.csv')}: per image")
+    return 0
+
+
+def cmd_encoder_train(a) -> int:
+    gen = load_generator(source(a), device=a.device, precision="fp32")
+    out = Path(a.out) if a.out else encoder_path(gen.path)
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out} must be a .safetensors file")
+    enc, record = train_encoder(gen, steps=a.steps, batch_size=a.batch_size, seed=a.seed, progress=not a.quiet)
+    save_encoder(enc, gen, record, out)
+    print(f"{out}: a learned encoder for {gen.path} ({record['steps']} steps, code MSE {record['final_loss']}, "
+          f"{record['seconds']:.0f} s); `emojigan encode` uses it for first guesses")
     return 0
 
 
@@ -72,7 +86,7 @@ def cmd_latent_map(a) -> int:
                                           background=gen.background), progress=not a.quiet)
     names = [data.display_name(i) for i in range(len(data))]
     subgroups = [row.get("subgroup", "") or "?" for row in data.labels] if data.labels else ["?"] * len(data)
-    codes = encode(gen, data.images, names, steps=a.steps, progress=not a.quiet)
+    codes = encode(gen, data.images, names, steps=a.steps, progress=not a.quiet, encoder=load_encoder(gen))
     latent_map(gen, codes, data.images, subgroups, a.out, a.method,
                title=f"{a.run or a.model or DEFAULT_MODEL}: {len(data)} emojis of {a.subset}{' ' + a.subgroup if a.subgroup else ''}")
     print(f"{a.out}: {len(data)} emojis at their codes' {a.method.upper()} positions (mean reconstruction SSIM "
@@ -98,7 +112,8 @@ def subset_codes(a, gen) -> Codes:
     data = load_dataset(config.DataConfig(subset=a.subset, size=gen.size, background=gen.background),
                         progress=not a.quiet)
     names = [data.display_name(i) for i in range(len(data))]
-    parts = [encode(gen, data.images, names, steps=a.steps, members=[m], progress=not a.quiet)
+    enc = load_encoder(gen)
+    parts = [encode(gen, data.images, names, steps=a.steps, members=[m], progress=not a.quiet, encoder=enc)
              for m in range(len(gen.members))]
     codes = Codes(torch.cat([c.z for c in parts]), torch.cat([c.member for c in parts]),
                   torch.cat([c.embedding for c in parts]) if parts[0].embedding is not None else None,
@@ -111,9 +126,14 @@ def subset_codes(a, gen) -> Codes:
 
 def cmd_directions(a) -> int:
     gen = load_generator(source(a), device=a.device, precision="fp32")
-    codes = subset_codes(a, gen)
-    vocab = vocabulary(codes.names, a.min_count)
-    print(f"{len(vocab)} words tag at least {a.min_count} of the {len(set(codes.names))} encoded emojis "
+    if gen.conditional:
+        names, what = label_names(gen), "labels of this model"
+    else:
+        data = load_dataset(config.DataConfig(subset=a.subset, size=gen.size, background=gen.background),
+                            progress=not a.quiet)
+        names, what = [data.display_name(i) for i in range(len(data))], f"emojis of {a.subset}"
+    vocab = vocabulary(names, a.min_count)
+    print(f"{len(vocab)} words tag at least {a.min_count} of the {len(set(names))} {what} "
           f"(`emojigan edit --direction WORD`):")
     for word, hits in vocab.items():
         print(f"  {word:<16} {len(hits):>4}  e.g. {', '.join(hits[:3])}")
@@ -134,7 +154,7 @@ def start_code(a, gen) -> Codes:
         return codes.entry(int(i), path)
     if a.image:
         names, x = load_inputs([a.image], gen.size, gen.background)
-        return encode(gen, x, names, progress=False)
+        return encode(gen, x, names, progress=False, encoder=load_encoder(gen))
     if a.label:
         if not gen.conditional:
             raise UserError("--label needs a conditional model (cond128)")
@@ -157,7 +177,8 @@ def cmd_edit(a) -> int:
         raise UserError(f"a strength must be between -{MAX_STRENGTH:g} and {MAX_STRENGTH:g}")
     gen = load_generator(source(a), device=a.device, precision="fp32")
     start = start_code(a, gen)
-    d = direction(subset_codes(a, gen), a.direction, len(gen.members), a.min_count)
+    d = label_direction(gen, a.direction, a.min_count) if gen.conditional else \
+        direction(subset_codes(a, gen), a.direction, len(gen.members), a.min_count)
     x = decode(gen, edit(start, d, strengths))
     images.save_png(images.grid(images.for_display(images.to_pil(x)), nrow=len(strengths)), a.out)
     print(f"{a.out}: '{start.names[0]}' along '{d.word}' ({d.count} emojis tagged) at strengths "

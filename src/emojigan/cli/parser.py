@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="conditional models: a label name, emoji, shortcode or hexcode (repeatable); "
                         "'all' draws one fixed noise for every label")
     g.add_argument("--codes", metavar="FILE", help="draw the codes of `emojigan encode` (an .npz), one image each")
+    g.add_argument("--prompt", action="append", default=[],
+                   help="text models: describe the emoji, e.g. 'crying laughing cat' (repeatable; --n each; with no "
+                        "RUN, --model text64)")
+    g.add_argument("--text-encoder", dest="text_encoder", metavar="PATH",
+                   help="a local sentence-transformers folder (default: the model's own, all-MiniLM-L6-v2)")
     g.add_argument("--device", default="cpu", help="auto | cpu | cuda | mps (default cpu)")
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="auto: bf16 where the device has it and it matches FP32 within 2/255 (default)")
@@ -147,9 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="optimization steps after the first guesses: more for fidelity, 0 for speed (default 30)")
     en.add_argument("--every-member", dest="every_member", action="store_true",
                     help="a mixture: refine in every member, not only in the one whose first guess was best")
+    en.add_argument("--encoder", help="a learned encoder's file (default: X.encoder.safetensors beside the export, "
+                                      "when there is one); 'none' starts from seeded guesses only")
     en.add_argument("--device", default="cpu")
     en.add_argument("--quiet", action="store_true", help="no progress bar")
     en.set_defaults(func=latent.cmd_encode)
+    ec = sub.add_parser("encoder", help="the learned encoder that gives encode its first guesses")
+    ec_sub = ec.add_subparsers(dest="encoder_command", required=True, metavar="train")
+    et = ec_sub.add_parser("train", help="train it on the generator's own samples; saved beside the export")
+    et.add_argument("run", nargs="?", help="a run folder or an exported generator (default: --model)")
+    et.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
+    et.add_argument("--steps", type=_int_range(1, 100_000), default=2000, help="training steps (default 2000)")
+    et.add_argument("--batch-size", dest="batch_size", type=_int_range(1, 4096), default=32)
+    et.add_argument("--out", help="where to write it (default: X.encoder.safetensors beside the export X.safetensors)")
+    et.add_argument("--seed", type=_int_range(0, 2**31 - 1), default=0)
+    et.add_argument("--device", default="cpu")
+    et.add_argument("--quiet", action="store_true")
+    et.set_defaults(func=latent.cmd_encoder_train)
     lm = sub.add_parser("latent-map", help="real emojis encoded and drawn at their codes' 2-D positions (PCA, t-SNE)")
     lm.add_argument("run", nargs="?", help="a run folder or an exported generator (default: --model)")
     lm.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
@@ -165,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("run", nargs="?", help="a run folder or an exported generator (default: --model)")
         q.add_argument("--model", help="a shipped model (`emojigan models`; default faces64)")
         q.add_argument("--subset", default="faces", help="the OpenMoji subset whose words and codes count (default faces)")
-        q.add_argument("--codes", metavar="FILE", help="the subset's codes: read if FILE exists, else encoded and "
+        q.add_argument("--codes", metavar="FILE", help="unconditional models: the subset's codes, read if FILE exists, else encoded and "
                                                       "written there for the next call")
         q.add_argument("--min-count", dest="min_count", type=_int_range(1, 1000), default=3,
                        help="a word needs this many tagged emojis (default 3)")

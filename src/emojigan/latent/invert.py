@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ..errors import UserError
 from ..features import load_feature_space
 from ..image_stats import rgb01
+from .encoder import guess
 from .sampling import z_from_seeds
 
 MAX_STEPS = 5000
@@ -144,40 +145,49 @@ def _draw(gen, z: torch.Tensor, member: int, embedding: torch.Tensor | None) -> 
     return gen.members[member](z).float()
 
 
-def first_guesses(gen, targets: torch.Tensor, member: int, candidates: int, objective: Objective
-                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def first_guesses(gen, targets: torch.Tensor, member: int, candidates: int, objective: Objective,
+                  encoder=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each target's best start, by the pixel loss: of `candidates` seeded latents, drawn once for all targets
     (unconditional); or, conditional, the nearest label's embedding (each label drawn with the first latent), then
-    the best of the latents for it."""
+    the best of the latents for it. A learned encoder's guess (latent/encoder.py) replaces it where it is better."""
     n = len(targets)
     z = z_from_seeds(list(range(candidates)), gen.z_dim)
     with torch.no_grad():
         if not gen.conditional:
             imgs = torch.cat([_draw(gen, z[i:i + 64], member, None) for i in range(0, candidates, 64)])
             d = torch.stack([objective.pixels(imgs, t.expand_as(imgs)) for t in targets])   # (N, candidates)
-            return z[d.argmin(1)], None
-        labels = gen.G.embed.weight.detach().float()
-        z0 = z[:1].expand(len(labels), -1)
-        imgs = torch.cat([_draw(gen, z0[i:i + 32], 0, labels[i:i + 32]) for i in range(0, len(labels), 32)])
-        d = torch.stack([objective.pixels(imgs, t.expand_as(imgs)) for t in targets])       # (N, labels)
-        emb = labels[d.argmin(1)]
-        best, best_z = torch.full((n,), float("inf")), z[:1].repeat(n, 1)
-        for k in range(min(candidates, 8)):  # each latent drawn with every target's label
-            zk = z[k:k + 1].expand(n, -1)
-            loss = objective.pixels(_draw(gen, zk, 0, emb), targets)
+            best, pick = d.min(1)
+            best_z, emb = z[pick], None
+        else:
+            labels = gen.G.embed.weight.detach().float()
+            z0 = z[:1].expand(len(labels), -1)
+            imgs = torch.cat([_draw(gen, z0[i:i + 32], 0, labels[i:i + 32]) for i in range(0, len(labels), 32)])
+            d = torch.stack([objective.pixels(imgs, t.expand_as(imgs)) for t in targets])       # (N, labels)
+            emb = labels[d.argmin(1)]
+            best, best_z = torch.full((n,), float("inf")), z[:1].repeat(n, 1)
+            for k in range(min(candidates, 8)):  # each latent drawn with every target's label
+                zk = z[k:k + 1].expand(n, -1)
+                loss = objective.pixels(_draw(gen, zk, 0, emb), targets)
+                better = loss < best
+                best, best_z[better] = torch.where(better, loss, best), zk[better]
+        if encoder is not None:
+            ez, ee = guess(encoder, gen, targets, member)
+            loss = objective.pixels(_draw(gen, ez, member, ee), targets)
             better = loss < best
-            best, best_z[better] = torch.where(better, loss, best), zk[better]
+            best_z[better] = ez[better]
+            if emb is not None:
+                emb[better] = ee[better]
     return best_z, emb
 
 
 def encode(gen, targets: torch.Tensor, names: list[str], steps: int = 30, candidates: int = 128,
            lr: float = 0.08, features: bool = True, every_member: bool = False, members: list[int] | None = None,
-           progress: bool = True) -> Codes:
+           progress: bool = True, encoder=None) -> Codes:
     """Codes of `targets` ((N, C, H, W) in [-1, 1], the model's size and channels) for the generator `gen`
     (inference.EmojiGenerator). Every mixture member gives first guesses; the optimization refines each image's
     code in the member whose guess was best (in every member with `every_member`, keeping the best result);
     `members` limits the search to some members of a mixture.
-    `steps` trades time for fidelity; 0 keeps the first guesses."""
+    `steps` trades time for fidelity; 0 keeps the first guesses. `encoder` (latent/encoder.py) adds its guesses."""
     if not 0 <= steps <= MAX_STEPS:
         raise UserError(f"--steps {steps} is out of range; it must be between 0 and {MAX_STEPS}")
     if targets.shape[1:] != (gen.channels, gen.size, gen.size):
@@ -189,7 +199,7 @@ def encode(gen, targets: torch.Tensor, names: list[str], steps: int = 30, candid
         space.fn.__self__.requires_grad_(False)
     n = len(targets)
     members = list(range(len(gen.members))) if members is None else members
-    guesses = {m: first_guesses(gen, targets, m, candidates, Objective(targets)) for m in members}
+    guesses = {m: first_guesses(gen, targets, m, candidates, Objective(targets), encoder) for m in members}
     with torch.no_grad():  # each image's member: the best first guess
         start = torch.stack([Objective(targets, space)(_draw(gen, z, m, e), z) for m, (z, e) in guesses.items()])
     best, pick = start.min(dim=0)

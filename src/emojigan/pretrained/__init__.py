@@ -2,7 +2,8 @@
 
 A shipped generator NAME is `NAME.safetensors` (the EMA generator in fp16, its config in the safetensors
 metadata, exactly the export format of a run), optionally `NAME.D.safetensors` (its discriminator, for
-`emojigan train --init NAME`), and the model card `NAME.md`. This package only finds the files; export.py
+`emojigan train --init NAME`), optionally `NAME.encoder.safetensors` (the learned encoder that gives `emojigan encode`
+its first guesses), and the model card `NAME.md`. This package only finds the files; export.py
 reads them.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..errors import UserError
 
 FEATURES = "openmoji-features"
 DEFAULT_MODEL = "faces64"
+TEXT_MODEL = "text64"  # what `generate --prompt` draws from when no model is named
 
 
 def folder() -> Path:
@@ -23,7 +25,7 @@ def folder() -> Path:
 def shipped_models() -> dict[str, Path]:
     """name -> generator file, for every shipped generator (the feature network is not one)."""
     return {p.name[:-len(".safetensors")]: p for p in sorted(folder().glob("*.safetensors"))
-            if p.stem != FEATURES and not p.name.endswith(".D.safetensors")}
+            if p.stem != FEATURES and not p.name.endswith((".D.safetensors", ".encoder.safetensors"))}
 
 
 def resolve_model(name: str) -> Path:

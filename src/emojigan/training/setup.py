@@ -22,6 +22,8 @@ from ..losses import REGULARIZERS
 from ..models import PatchDiscriminator, build_from_config, is_conditional
 from . import run as runlib
 from .augment import AdaptiveP
+from ..text.encoder import load_text_encoder
+from ..text.phrases import phrase_table
 from .checkpoint import load_state
 from .distributed import Dist
 from .ema import GeneratorEMA, make_ema
@@ -53,7 +55,8 @@ def check_same_model(out: Path, state: dict, cfg: Config) -> None:
                         f"keeps its network and images; train a new run (--out) for these settings")
 
 
-def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int, init: dict | None = None) -> dict:
+def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int, init: dict | None = None,
+                text_dim: int = 0) -> dict:
     """An export's metadata. `init`: the record of the model the run started from (training/init.py
     init_record); the export then also says how long its weights have trained in all."""
     d = cfg.data
@@ -67,6 +70,8 @@ def export_meta(cfg: Config, data: ImageSet, epoch: int, step: int, init: dict |
     if is_conditional(cfg.model.arch):
         meta["classes"] = class_list(data)
         meta["model"]["n_classes"] = len(meta["classes"])
+    if text_dim:
+        meta["model"]["text_dim"] = text_dim
     if data.openmoji:
         meta["license"] = "CC BY-SA 4.0 (trained on OpenMoji artwork)"
         meta["attribution"] = ATTRIBUTION
@@ -101,7 +106,8 @@ class Run:
         return is_conditional(self.cfg.model.arch)
 
     def meta(self, epoch: int) -> dict:
-        return export_meta(self.cfg, self.data, epoch, self.step, self.init)
+        return export_meta(self.cfg, self.data, epoch, self.step, self.init,
+                           text_dim=int(getattr(self.nets.G, "text_dim", 0)))
 
 
 def prepare(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: bool, dist: Dist) -> Run:
@@ -140,7 +146,15 @@ def prepare(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: boo
                      f"this {cfg.data.background} background")
 
     torch.manual_seed(t.seed)  # identical initial weights on every rank
-    G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data))
+    phrases = None
+    if m.arch == "text" and state is None:  # each emoji's phrasings, embedded once (a resume has them in G and D)
+        phrases = phrase_table(class_list(data), load_text_encoder(m.text_encoder or None))
+    text_dim = phrases.shape[-1] if phrases is not None else \
+        (state["G"]["phrases"].shape[-1] if state is not None and m.arch == "text" else 0)
+    G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data), text_dim=text_dim)
+    if phrases is not None:
+        G.phrases.copy_(phrases)
+        D.phrases.copy_(phrases)
     init = state.get("init") if state is not None else None
     if t.init and state is None:
         init = init_record(t.init)

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..losses import ADVERSARIAL, REGULARIZERS, Batch, TrainingImages
+from ..models import KL_WEIGHT
 
 BASE_STATS = ("loss_d", "loss_g", "d_real", "d_fake", "d_sign")
 PATCH_STATS = ("loss_patch", "patch_real", "patch_fake")  # logged only with a patch discriminator
@@ -129,6 +130,9 @@ class GANStep:
             with self.autocast(real.device):
                 p_gen = self.P_for_G(fake_in).float()
             total_g = total_g + self.patch * self.adversarial.g(p_gen)
+        kl = getattr(getattr(G, "module", G), "kl", None)  # a text model's conditioning augmentation
+        if kl is not None:
+            total_g = total_g + KL_WEIGHT * kl
         batch = Batch(fake, real, fake_labels)
         values = {}
         for reg, weight, prepared in self.terms:

@@ -1,0 +1,108 @@
+"""The prompt-conditioned DCGAN: the condition is a sentence embedding of a phrase that names the emoji.
+
+Each label (an emoji) carries PHRASINGS sentence embeddings of different phrases for it (text/phrases.py), held
+in a `phrases` buffer that travels with the weights, so a text model answers `--label` without the text encoder.
+In training each image takes a random phrasing, so the model learns the language around an emoji, not an id.
+
+G: the text vector goes through conditioning augmentation (StackGAN: a learned mean and log-variance, a sample
+from that Gaussian, and a KL term toward N(0, I) that `kl` holds after each training forward), and the sample is
+concatenated to z before the DCGAN generator stack. At inference the mean is taken. `embedding=` feeds G a point of
+that conditioning space directly (interpolation, encoding, prompts). D: the text vector, projected to embed_dim,
+spread over the image as channels and concatenated, as the report's conditional D does with its label embedding."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .dcgan import Discriminator, Generator
+
+PHRASINGS = 8
+KL_WEIGHT = 2.0      # StackGAN's coefficient of the conditioning-augmentation KL term
+
+
+class ConditioningAugmentation(nn.Module):
+    """text (N, text_dim) -> (sample, mean, log-variance), each (N, embed_dim)."""
+
+    def __init__(self, text_dim: int, embed_dim: int):
+        super().__init__()
+        self.fc = nn.Linear(text_dim, 2 * embed_dim)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.act(self.fc(t)).chunk(2, dim=1)
+        if not self.training:
+            return mu, mu, logvar
+        return mu + torch.randn_like(mu) * (0.5 * logvar).exp(), mu, logvar
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), averaged over the batch and the dimensions (StackGAN)."""
+    return (-0.5 * (1 + logvar - mu.square() - logvar.exp())).mean()
+
+
+def pick_phrases(phrases: torch.Tensor, labels: torch.Tensor, training: bool) -> torch.Tensor:
+    """Each label's text vector: a random phrasing in training, phrasing 0 (the annotation) otherwise."""
+    k = torch.randint(phrases.shape[1], (len(labels),), device=labels.device) if training else \
+        torch.zeros(len(labels), dtype=torch.long, device=labels.device)
+    return phrases[labels, k]
+
+
+class _Table:
+    """`G.embed.weight` of a text model: each label's conditioning mean (phrasing 0), as latent tools read it."""
+
+    def __init__(self, weight: torch.Tensor):
+        self.weight = weight
+
+
+class TextGenerator(nn.Module):
+    def __init__(self, n_classes: int, z_dim: int = 100, embed_dim: int = 128, size: int = 64, channels: int = 4,
+                 base: int = 64, max_channels: int = 512, attention: bool = False, text_dim: int = 384):
+        super().__init__()
+        if n_classes < 1:
+            raise ValueError("a text generator needs at least one emoji")
+        self.n_classes, self.z_dim, self.embed_dim, self.text_dim = n_classes, z_dim, embed_dim, text_dim
+        self.size, self.channels = size, channels
+        self.register_buffer("phrases", torch.zeros(n_classes, PHRASINGS, text_dim))
+        self.ca = ConditioningAugmentation(text_dim, embed_dim)
+        self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim, attention=attention)
+        self.kl = torch.zeros(())
+
+    def condition(self, text: torch.Tensor) -> torch.Tensor:
+        """Sentence embeddings (N, text_dim) -> their conditioning means (N, embed_dim): a prompt's point."""
+        return self.ca.act(self.ca.fc(text.to(self.ca.fc.weight.dtype))).chunk(2, dim=1)[0]
+
+    @property
+    def embed(self) -> _Table:
+        with torch.no_grad():
+            return _Table(self.condition(self.phrases[:, 0]))
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                embedding: torch.Tensor | None = None) -> torch.Tensor:
+        if embedding is None:
+            c, mu, logvar = self.ca(pick_phrases(self.phrases, labels, self.training))
+            if self.training:
+                self.kl = kl_divergence(mu.float(), logvar.float())
+        else:
+            c = embedding
+        return self.net(torch.cat([z.flatten(1), c.to(z.dtype)], dim=1))
+
+
+class TextDiscriminator(nn.Module):
+    """D conditioned on the text vector of the image's label (a random phrasing in training)."""
+
+    def __init__(self, n_classes: int, embed_dim: int = 128, size: int = 64, channels: int = 4, base: int = 64,
+                 max_channels: int = 512, norm: str = "batch", attention: bool = False, text_dim: int = 384):
+        super().__init__()
+        self.n_classes, self.size, self.channels = n_classes, size, channels
+        self.register_buffer("phrases", torch.zeros(n_classes, PHRASINGS, text_dim))
+        self.project = nn.Sequential(nn.Linear(text_dim, embed_dim), nn.LeakyReLU(0.2))
+        self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm,
+                                 attention=attention)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        e = self.project(pick_phrases(self.phrases, labels, self.training).to(x.dtype))
+        e = e[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        xe = torch.cat([x, e], dim=1)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            xe = xe.contiguous(memory_format=torch.channels_last)
+        return self.net(xe)
