@@ -141,6 +141,11 @@ def main() -> int:
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     write_card(a, meta, keep, g_path, d_path if d_path.is_file() else None, diff)
+    stale = dest / f"{a.name}.encoder.safetensors"
+    if stale.is_file():  # it guesses codes for the generator it was trained on, not this one
+        stale.unlink()
+        print(f"removed {stale}, the encoder of the earlier {a.name}: ship a new one with `emojigan encoder train "
+              f"--model {a.name}`")
     return 0
 
 

@@ -184,3 +184,9 @@ def test_a_learned_encoder_is_trained_beside_the_export_and_gives_first_guesses(
                     check=False)
         assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert not (tmp_path / "e.npz").exists()
+    from emojigan.export import read_export, save_export
+
+    tensors, meta = read_export(export)                     # the export replaced: the encoder beside it is stale
+    save_export(tensors, {**meta, "note": "retrained"}, export)
+    p = run_cli("encode", export, "grinning face", "--steps", "1", "--out", tmp_path / "f.npz", "--quiet")
+    assert "(seeded first guesses)" in p.stdout and "trained for an earlier version of this model" in p.stderr

@@ -180,10 +180,12 @@ class EmojiGenerator:
         return self.meta["model"].get("arch") == "text"
 
     @torch.inference_mode()
-    def prompt_embedding(self, prompts: list[str], text_encoder: str | None = None) -> torch.Tensor:
+    def prompt_embedding(self, prompts: list[str], text_encoder: str | None = None, refuse_unmatched: bool = True
+                         ) -> torch.Tensor:
         """Each prompt's point in the conditioning space (N, embed_dim): its sentence embedding through G's
         conditioning augmentation (the mean). One clear line for a prompt that matches nothing the model learned
-        (its sentence embedding's cosine to every training phrase below MIN_PROMPT_MATCH)."""
+        (its sentence embedding's cosine to every training phrase below MIN_PROMPT_MATCH; evaluation measures them
+        all, with `refuse_unmatched` off)."""
         if not self.text:
             raise UserError("--prompt needs a text model (e.g. --model text64); this one takes "
                             + ("labels" if self.conditional else "seeds"))
@@ -196,7 +198,7 @@ class EmojiGenerator:
                             f"{phrases.shape[-1]}-d ones")
         best = (t @ phrases.flatten(0, 1).T).max(dim=1).values
         for p, b in zip(prompts, best.tolist()):
-            if b < MIN_PROMPT_MATCH:
+            if b < MIN_PROMPT_MATCH and refuse_unmatched:
                 raise UserError(f"the prompt '{p}' matches nothing this model learned (best cosine {b:.2f} to its "
                                 f"phrases); `emojigan labels` lists what it knows")
         return self.G.condition(t.to(self.device)).float().cpu()

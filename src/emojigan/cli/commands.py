@@ -24,6 +24,7 @@ from ..metrics.history import history
 from ..pretrained import TEXT_MODEL, folder, shipped_models
 from ..presets import preset_names
 from ..recipes import run_recipe
+from ..text.encoder import check_prompts
 from .common import say_if_shadowed, source, write_drawn
 from .latent import generate_codes, safe_name
 from ..training.branch import branch_run
@@ -212,6 +213,7 @@ def generate_prompts(a, gen, seeds: list[int]) -> int:
     """`generate --prompt TEXT`: --n emojis per prompt, the same seeds for every prompt (one row each)."""
     if a.label or a.redraw or a.truncation:
         raise UserError("--prompt draws from text; drop --label, --redraw and --truncation")
+    a.prompt = check_prompts(a.prompt)
     if len(seeds) * len(a.prompt) > MAX_SAMPLES:
         raise UserError(f"{len(seeds) * len(a.prompt)} samples asked for; at most {MAX_SAMPLES}")
     emb = gen.prompt_embedding(a.prompt, a.text_encoder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -151,8 +152,10 @@ def save_encoder(enc: Encoder, gen, record: dict, path: str | Path) -> Path:
 
 def load_encoder(gen, path: str | Path | None = None) -> Encoder | None:
     """The encoder at `path` (default: beside `gen`'s export) when it exists; None where there is none. One clear
-    line when it belongs to another model or is not an encoder."""
-    if path is None:
+    line when it belongs to another model or is not an encoder; the one beside the export, when it is stale (the
+    export was replaced since), is skipped with a note."""
+    beside = path is None
+    if beside:
         if gen.path is None:
             return None
         path = encoder_path(gen.path)
@@ -168,6 +171,10 @@ def load_encoder(gen, path: str | Path | None = None) -> Encoder | None:
     if meta.get("format") != ENCODER_FORMAT:
         raise UserError(f"{path} is not an encoder of `emojigan encoder train`")
     if meta["generator"] != gen.fingerprint:
+        if beside:
+            print(f"note: {path} was trained for an earlier version of this model; seeded first guesses only "
+                  f"(`emojigan encoder train` makes a new one)", file=sys.stderr)
+            return None
         raise UserError(f"{path} was trained for another model (fingerprint {meta['generator']}, this model "
                         f"{gen.fingerprint}); train one with `emojigan encoder train`")
     enc = Encoder(meta["size"], meta["channels"], meta["out_dim"], meta["heads"])

@@ -2,6 +2,7 @@
 - `seed:N` (z interpolated by slerp), `seed:N:label name`, or a label name (conditional models: the label embedding
   interpolated linearly, z fixed by `--seed`);
 - `code:FILE:i`, entry i of a codes file of `emojigan encode`;
+- `prompt:TEXT` (text models: the prompt's point in the conditioning space, z fixed by `--seed`);
 - an image file or an OpenMoji name, encoded first (`invert.encode`).
 A mixture's members have latent spaces of their own: two encoded ends are encoded into one member, and two seeds or
 codes of different members are refused, saying so."""
@@ -28,12 +29,15 @@ class Endpoint:
     label: int | None = None
     code: Codes | None = None       # a code from a file, or one encoded here
     target: str | None = None       # an image file or OpenMoji name still to encode
+    embedding: torch.Tensor | None = None  # a prompt's conditioning point (text models)
 
 
 def parse_endpoint(text: str, gen) -> Endpoint:
     """`seed:N`, `seed:N:label`, `code:FILE:i`, a label name (conditional models), an image file or an OpenMoji
     name."""
     t = text.strip()
+    if t.lower().startswith("prompt:"):
+        return Endpoint(t, embedding=gen.prompt_embedding([t[7:]])[0])
     if t.lower().startswith("code:"):
         path, _, index = t[5:].rpartition(":")
         if not path or not index.isdigit():
@@ -90,9 +94,12 @@ def interpolate(gen, start: str, end: str, steps: int, seed: int = 0, redraw: in
             ends.append((e.code.z[0], int(e.code.member[0]),
                          e.code.embedding[0] if e.code.embedding is not None else None))
             continue
+        if e.embedding is not None:
+            ends.append((z_from_seeds([seed], gen.z_dim)[0], 0, e.embedding))
+            continue
         if gen.conditional and e.label is None:
-            raise UserError("a conditional model needs a label, a code or an image at both endpoints "
-                            "(a name, seed:N:name, code:FILE:i or an image file)")
+            raise UserError("a conditional model needs a label, a code, a prompt or an image at both endpoints "
+                            "(a name, seed:N:name, code:FILE:i, prompt:TEXT or an image file)")
         s = e.seed if e.seed is not None else seed
         draw = gen.sample_redrawn([s], [e.label] if gen.conditional else None, redraw=redraw)[1][0] if redraw else 0
         ends.append((z_from_seeds([s], gen.z_dim, draws=[draw])[0], gen.member_of([s])[0],

