@@ -63,8 +63,9 @@ def test_every_preset_resolves_and_builds(name):
     from emojigan.models import build_from_config
 
     c = config.load_preset(name)
-    n_classes = 120 if c.model.arch == "cdcgan" else 0
-    G, D = build_from_config(c.model, c.data.size, c.data.channels, n_classes=n_classes)
+    n_classes = 120 if c.model.arch in ("cdcgan", "text") else 0
+    G, D = build_from_config(c.model, c.data.size, c.data.channels, n_classes=n_classes,
+                             text_dim=384 if c.model.arch == "text" else 0)
     G.eval(), D.eval()
     z = torch.randn(2, c.model.z_dim)
     y = torch.tensor([0, 119]) if n_classes else None
