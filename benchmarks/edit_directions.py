@@ -28,7 +28,7 @@ from emojigan.features import load_feature_space  # noqa: E402
 from emojigan.inference import load_generator  # noqa: E402
 from emojigan.latent.directions import direction, edit, label_direction, tagged  # noqa: E402
 from emojigan.latent.encoder import load_encoder  # noqa: E402
-from emojigan.latent.invert import Codes, decode, encode  # noqa: E402
+from emojigan.latent.invert import Codes, decode, encode_every_member  # noqa: E402
 from emojigan.latent.sampling import z_from_seeds  # noqa: E402
 from emojigan.pretrained import resolve_model  # noqa: E402
 
@@ -36,10 +36,7 @@ from emojigan.pretrained import resolve_model  # noqa: E402
 def subset_codes(gen, data, names, path: str | None) -> Codes:
     if path and Path(path).is_file():
         return Codes.load(path)
-    enc = load_encoder(gen)
-    parts = [encode(gen, data.images, names, members=[m], encoder=enc) for m in range(len(gen.members))]
-    codes = Codes(torch.cat([c.z for c in parts]), torch.cat([c.member for c in parts]), None,
-                  [n for c in parts for n in c.names], parts[0].model)
+    codes = encode_every_member(gen, data.images, names, encoder=load_encoder(gen))
     if path:
         codes.save(path)
     return codes

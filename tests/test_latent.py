@@ -44,7 +44,7 @@ def test_a_folder_is_encoded_in_sorted_order_and_codes_round_trip_through_genera
     (folder / "notes.txt").write_text("not an image")                   # skipped: a folder takes its images
     out = tmp_path / "codes.npz"
     p = run_cli("encode", "--model", "faces64", folder, "cat face", "--steps", "5", "--out", out, "--quiet")
-    assert "4 codes, mean SSIM" in p.stdout and "s per emoji" in p.stdout
+    assert "4 codes (learned encoder first guesses), mean SSIM" in p.stdout and "s per emoji" in p.stdout
     codes = Codes.load(out)
     assert codes.names == ["a", "b", "c", "cat face"] and codes.z.shape == (4, 100) and codes.embedding is None
     with open(out.with_suffix(".csv"), newline="") as f:

@@ -14,6 +14,15 @@ def rgb01(x: torch.Tensor) -> torch.Tensor:
     return x[:, :3] * x[:, 3:4] if x.shape[1] == 4 else x
 
 
+def pixel_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(N,) mean absolute difference of two batches in [-1, 1] as they look (RGBA over black), plus half that of the
+    alpha channel: how far a reconstruction is from its target (GAN inversion, the learned encoder)."""
+    loss = (rgb01(x) - rgb01(y)).abs().mean(dim=(1, 2, 3))
+    if x.shape[1] == 4:
+        loss = loss + (x[:, 3] - y[:, 3]).abs().mean(dim=(1, 2)) / 2
+    return loss
+
+
 def median_residual(img: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) images minus their 3x3 median filter per channel (edges replicated), the median held
     constant: the high-frequency residual `evaluate`'s noise measure averages and the grain loss trains on.

@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .. import config, images
@@ -16,7 +15,7 @@ from ..latent.inputs import load_inputs
 from ..data.names import LabelIndex
 from ..latent.directions import MAX_STRENGTH, direction, edit, label_direction, label_names, vocabulary
 from ..latent.encoder import encoder_path, load_encoder, save_encoder, train_encoder
-from ..latent.invert import Codes, decode, encode
+from ..latent.invert import Codes, decode, encode, encode_every_member
 from ..latent.map import latent_map
 from ..latent.sampling import z_from_seeds
 from ..pretrained import DEFAULT_MODEL, shipped_models
@@ -112,13 +111,8 @@ def subset_codes(a, gen) -> Codes:
     data = load_dataset(config.DataConfig(subset=a.subset, size=gen.size, background=gen.background),
                         progress=not a.quiet)
     names = [data.display_name(i) for i in range(len(data))]
-    enc = load_encoder(gen)
-    parts = [encode(gen, data.images, names, steps=a.steps, members=[m], progress=not a.quiet, encoder=enc)
-             for m in range(len(gen.members))]
-    codes = Codes(torch.cat([c.z for c in parts]), torch.cat([c.member for c in parts]),
-                  torch.cat([c.embedding for c in parts]) if parts[0].embedding is not None else None,
-                  [n for c in parts for n in c.names], parts[0].model,
-                  np.concatenate([c.ssim for c in parts]), np.concatenate([c.psnr for c in parts]))
+    codes = encode_every_member(gen, data.images, names, steps=a.steps, encoder=load_encoder(gen),
+                                progress=not a.quiet)
     if a.codes:
         codes.save(a.codes)
     return codes

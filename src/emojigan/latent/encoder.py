@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..files import tmp_path, user_mode
-from ..image_stats import rgb01
+from ..image_stats import pixel_l1
 
 ENCODER_FORMAT = "emojigan-encoder"
 MAX_TRAIN_STEPS = 100_000
@@ -109,7 +109,7 @@ def train_encoder(gen, steps: int = 2000, batch_size: int = 32, lr: float = 1e-3
         pred = enc(augment(x, rng))[torch.arange(len(x)), member]
         loss = F.mse_loss(pred, code)
         if image_weight:
-            loss = loss + image_weight * pixel_loss(draw(gen, pred, member), x)
+            loss = loss + image_weight * pixel_l1(draw(gen, pred, member), x).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -129,12 +129,6 @@ def draw(gen, code: torch.Tensor, member: torch.Tensor) -> torch.Tensor:
     parts = [(rows, gen.members[m](code[rows]).float()) for m in range(len(gen.members))
              if len(rows := (member == m).nonzero().flatten())]
     return out.index_put((torch.cat([r for r, _ in parts]),), torch.cat([x for _, x in parts]))
-
-
-def pixel_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean L1 of the images as they look (RGBA over black) and of the alpha channel."""
-    loss = (rgb01(x) - rgb01(y)).abs().mean()
-    return loss + ((x[:, 3] - y[:, 3]).abs().mean() / 2 if x.shape[1] == 4 else 0)
 
 
 def save_encoder(enc: Encoder, gen, record: dict, path: str | Path) -> Path:

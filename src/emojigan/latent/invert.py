@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..features import load_feature_space
-from ..image_stats import rgb01
+from ..image_stats import pixel_l1, rgb01
 from .encoder import guess
 from .sampling import z_from_seeds
 
@@ -123,10 +123,7 @@ class Objective:
         self.target_feat = space.fn(targets).detach() if space is not None else None
 
     def pixels(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        loss = (rgb01(x) - rgb01(targets)).abs().mean(dim=(1, 2, 3))
-        if x.shape[1] == 4:
-            loss = loss + (x[:, 3] - targets[:, 3]).abs().mean(dim=(1, 2)) / 2
-        return loss
+        return pixel_l1(x, targets)
 
     def __call__(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         loss = self.pixels(x, self.targets) + (1 - ssim_per_image(x, self.targets))
@@ -236,3 +233,15 @@ def encode(gen, targets: torch.Tensor, names: list[str], steps: int = 30, candid
         codes.ssim = ssim_per_image(x, targets).numpy()
         codes.psnr = psnr_per_image(x, targets).numpy()
     return codes
+
+
+def encode_every_member(gen, targets: torch.Tensor, names: list[str], steps: int = 30, encoder=None,
+                        progress: bool = True) -> Codes:
+    """`targets` encoded into each member of a mixture in turn (each member's latent space is its own), all in one
+    Codes: member 0's codes of every image, then member 1's, ... (what word directions are computed from)."""
+    parts = [encode(gen, targets, names, steps=steps, members=[m], progress=progress, encoder=encoder)
+             for m in range(len(gen.members))]
+    return Codes(torch.cat([c.z for c in parts]), torch.cat([c.member for c in parts]),
+                 torch.cat([c.embedding for c in parts]) if parts[0].embedding is not None else None,
+                 [n for c in parts for n in c.names], parts[0].model,
+                 np.concatenate([c.ssim for c in parts]), np.concatenate([c.psnr for c in parts]))

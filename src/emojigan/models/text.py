@@ -69,7 +69,7 @@ class TextGenerator(nn.Module):
 
     def condition(self, text: torch.Tensor) -> torch.Tensor:
         """Sentence embeddings (N, text_dim) -> their conditioning means (N, embed_dim): a prompt's point."""
-        return self.ca.act(self.ca.fc(text.to(self.ca.fc.weight.dtype))).chunk(2, dim=1)[0]
+        return self.ca(text.to(self.ca.fc.weight.dtype))[1]
 
     @property
     def embed(self) -> _Table:
