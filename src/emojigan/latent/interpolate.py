@@ -15,6 +15,7 @@ import torch
 
 from ..data.names import LabelIndex
 from ..errors import UserError
+from .encoder import load_encoder
 from .inputs import load_inputs
 from .invert import Codes, encode
 from .sampling import slerp, z_from_seeds
@@ -74,7 +75,8 @@ def parse_endpoint(text: str, gen) -> Endpoint:
 
 def encode_endpoint(gen, end: Endpoint, member: int | None = None) -> Codes:
     names, x = load_inputs([end.target], gen.size, gen.background)
-    return encode(gen, x, names, steps=ENCODE_STEPS, members=None if member is None else [member], progress=False)
+    return encode(gen, x, names, steps=ENCODE_STEPS, members=None if member is None else [member], progress=False,
+                  encoder=load_encoder(gen))
 
 
 def interpolate(gen, start: str, end: str, steps: int, seed: int = 0, redraw: int = 0) -> torch.Tensor:
