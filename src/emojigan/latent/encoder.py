@@ -57,23 +57,17 @@ def encoder_path(export: Path) -> Path:
 
 def _targets(gen, n: int, gen_rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A training batch: images drawn by the generator, their codes (N, out_dim) and members (N,)."""
-    z = torch.randn(n, gen.z_dim, generator=gen_rng)
-    if gen.conditional:
+    code = torch.randn(n, gen.z_dim, generator=gen_rng)
+    member = torch.zeros(n, dtype=torch.long)
+    if gen.conditional:  # the label table and mixes of two labels: the embedding space is continuous
         table = gen.G.embed.weight.detach().float()
         i, j = torch.randint(len(table), (2, n), generator=gen_rng)
         mix = torch.rand(n, 1, generator=gen_rng) * (torch.rand(n, 1, generator=gen_rng) < 0.5)
-        emb = (1 - mix) * table[i] + mix * table[j]
-        with torch.no_grad():
-            x = gen.G(z, None, emb).float()
-        return x, torch.cat([z, emb], 1), torch.zeros(n, dtype=torch.long)
-    member = torch.randint(len(gen.members), (n,), generator=gen_rng)
-    x = torch.empty(n, gen.channels, gen.size, gen.size)
+        code = torch.cat([code, (1 - mix) * table[i] + mix * table[j]], 1)
+    else:
+        member = torch.randint(len(gen.members), (n,), generator=gen_rng)
     with torch.no_grad():
-        for m in range(len(gen.members)):
-            rows = (member == m).nonzero().flatten()
-            if len(rows):
-                x[rows] = gen.members[m](z[rows]).float()
-    return x, z, member
+        return draw(gen, code, member), code, member
 
 
 def augment(x: torch.Tensor, gen_rng: torch.Generator, shift: int = 2, noise: float = 0.03) -> torch.Tensor:
@@ -116,7 +110,8 @@ def train_encoder(gen, steps: int = 2000, batch_size: int = 32, lr: float = 1e-3
         sched.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
-    record = {"steps": steps, "batch_size": batch_size, "image_weight": image_weight, "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4),
+    record = {"steps": steps, "batch_size": batch_size, "image_weight": image_weight,
+              "final_loss": round(sum(losses[-100:]) / len(losses[-100:]), 4),
               "seconds": round(time.perf_counter() - t0, 1)}
     return enc.eval(), record
 

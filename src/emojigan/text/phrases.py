@@ -9,7 +9,6 @@ import random
 import torch
 
 from ..data.catalog import Emoji, load_catalog
-
 from ..models.text import PHRASINGS  # the phrases buffer of a text model holds this many per emoji
 
 
