@@ -22,7 +22,7 @@ SHIPPED = sorted(shipped_models())
 def test_the_default_model_is_shipped_within_budget_with_cards():
     assert DEFAULT_MODEL in SHIPPED
     total = sum(p.stat().st_size for p in folder().glob("*.safetensors"))
-    assert total < 60 * 2**20
+    assert total < 100 * 2**20                    # every shipped G, D and encoder
     for name in SHIPPED:
         card = card_path(name).read_text(encoding="utf-8")
         assert "CC BY-SA 4.0" in card and "OpenMoji" in card and "Reproduce" in card

@@ -124,10 +124,10 @@ def test_ship_model_adds_a_member_to_a_shipped_mixture_and_keeps_its_discriminat
     assert torch.equal(load_generator(dest / "pick.safetensors", precision="fp32").sample_tensor(seeds=[1]), x[1:2])
     shipped = {p.name: p.read_bytes() for p in dest.iterdir()}
     with open(dest / "big.safetensors", "wb") as f:                    # another model filling the budget (sparse)
-        f.truncate(60 * 2**20)
+        f.truncate(100 * 2**20)
     over = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "x"],
                           capture_output=True, text=True, timeout=300)
-    assert over.returncode == 2 and "over the 60 MB budget; not shipping" in over.stderr
+    assert over.returncode == 2 and "over the 100 MB budget; not shipping" in over.stderr
     bad = subprocess.run([*script, str(tiny_run), "toy", "--dest", str(dest), "--reproduce", "x", "--trained-before",
                           "5,6"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "give 1 step count(s)" in bad.stderr

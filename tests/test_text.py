@@ -48,7 +48,9 @@ def test_conditioning_augmentation_shapes_and_kl():
     G = TextGenerator(5, z_dim=16, embed_dim=32, size=32, channels=4, base=8, max_channels=32, text_dim=384)
     G.phrases.normal_()
     x = G(torch.randn(3, 16), torch.tensor([0, 1, 4]))
-    assert x.shape == (3, 4, 32, 32) and G.kl.requires_grad and float(G.kl.detach()) > 0
+    kl = G.take_kl()
+    assert x.shape == (3, 4, 32, 32) and kl.requires_grad and float(kl.detach()) > 0
+    assert not G.take_kl().requires_grad                          # handed over once: G keeps no graph between steps
     assert G.phrases.shape == (5, PHRASINGS, 384) and "phrases" in G.state_dict()      # travels with the weights
     assert G.embed.weight.shape == (5, 32)                                              # the label table latent tools read
 
@@ -110,3 +112,24 @@ def test_evaluate_measures_prompt_fidelity_against_its_references(text_run, tmp_
         assert 0.0 <= m[key] <= 1.0, key
     assert m["prompt_top1"] <= m["prompt_top5"] and m["prompt_ceiling_top1"] == 1.0   # a render is its own nearest
     assert len(m["prompt_top5_per_paraphrase"]) == m["prompt_paraphrases"]
+
+
+def test_a_text_model_fine_tunes_on_emojis_it_never_saw(text_run, tmp_path):
+    """`--init TEXT_RUN` on other emojis: the weights carry over, each new emoji gets its own phrasings' embeddings."""
+    from emojigan.data import build_dataset
+    from emojigan.export import read_export, resolve_export
+    from emojigan.text.encoder import load_text_encoder
+
+    held = build_dataset(tmp_path / "held", "heldout", 32, "transparent", progress=False)
+    out = tmp_path / "ft"
+    run_cli("train", "--init", text_run, "--data", held, "--epochs", "1", "--batch-size", "16", "--quiet",
+            "--out", out)
+    gen = emojigan.load_generator(out)
+    names = [c["annotation"] for c in gen.classes]
+    assert gen.text and len(names) == 20 and "hamster" in names
+    tensors, _ = read_export(resolve_export(str(out), "latest"))
+    hamster = names.index("hamster")
+    want = load_text_encoder(None)(["hamster"])[0]
+    assert torch.allclose(tensors["phrases"][hamster, 0].float(), want, atol=1e-3)  # its own phrasing 0, not a face's
+    before, _ = read_export(resolve_export(str(text_run), "latest"))
+    assert tensors["ca.fc.weight"].shape == before["ca.fc.weight"].shape

@@ -14,7 +14,8 @@ def test_catalog_is_openmoji_17():
 
 
 def test_subset_counts():
-    assert catalog.subset_counts() == {"faces": 111, "faces+cats": 120, "smileys-emotion": 171, "all": 4495}
+    assert catalog.subset_counts() == {"faces": 111, "faces+cats": 120, "smileys-emotion": 171, "all": 4495,
+                                       "text": 2115, "heldout": 20}
 
 
 def test_faces_excludes_costume_and_cats():

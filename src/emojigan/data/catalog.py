@@ -48,6 +48,17 @@ def _faces(e: Emoji) -> bool:
     return e.group == "smileys-emotion" and e.subgroup.startswith("face-") and e.subgroup != "face-costume"
 
 
+# Twenty animals the text models never see (none is a target of text/paraphrases.csv): the fine-tuning test of
+# `--init text64` against `--init faces64` and training from scratch (docs/RESULTS.md). Annotations.
+HELD_OUT = ("hamster", "raccoon", "hedgehog", "bat", "sloth", "otter", "skunk", "kangaroo", "badger", "chipmunk",
+            "beaver", "giraffe", "llama", "hippopotamus", "rhinoceros", "elephant", "turkey", "parrot", "flamingo",
+            "peacock")
+
+
+def _held_out(e: Emoji) -> bool:
+    return e.annotation in HELD_OUT and e.group == "animals-nature"
+
+
 # name -> (description, predicate)
 SUBSETS: dict[str, tuple[str, Callable[[Emoji], bool]]] = {
     "faces": ("yellow face smileys: smileys-emotion face-* except face-costume (the report's set)", _faces),
@@ -56,6 +67,9 @@ SUBSETS: dict[str, tuple[str, Callable[[Emoji], bool]]] = {
     "smileys-emotion": ("the whole smileys-emotion group (faces, hearts, symbols)",
                         lambda e: e.group == "smileys-emotion"),
     "all": ("every OpenMoji emoji", lambda e: True),
+    "text": ("every emoji without skin-tone variants, but the 20 held out (the text models' set)",
+             lambda e: not e.base and not _held_out(e)),
+    "heldout": ("the 20 animals the text models never see (their fine-tuning test)", _held_out),
 }
 
 

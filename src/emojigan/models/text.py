@@ -5,8 +5,8 @@ in a `phrases` buffer that travels with the weights, so a text model answers `--
 In training each image takes a random phrasing, so the model learns the language around an emoji, not an id.
 
 G: the text vector goes through conditioning augmentation (StackGAN: a learned mean and log-variance, a sample
-from that Gaussian, and a KL term toward N(0, I) that `kl` holds after each training forward), and the sample is
-concatenated to z before the DCGAN generator stack. At inference the mean is taken. `embedding=` feeds G a point of
+from that Gaussian, and a KL term toward N(0, I) that `take_kl()` hands over after each training forward), and the
+sample is concatenated to z before the DCGAN generator stack. At inference the mean is taken. `embedding=` feeds G a point of
 that conditioning space directly (interpolation, encoding, prompts). D: the text vector, projected to embed_dim,
 spread over the image as channels and concatenated, as the report's conditional D does with its label embedding."""
 from __future__ import annotations
@@ -66,6 +66,12 @@ class TextGenerator(nn.Module):
         self.ca = ConditioningAugmentation(text_dim, embed_dim)
         self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim, attention=attention)
         self.kl = torch.zeros(())
+
+    def take_kl(self) -> torch.Tensor:
+        """The KL term of the last training forward, handed to the loss once and cleared, so that G holds no
+        autograd graph between steps (it is deep-copied for sampling and EMA)."""
+        kl, self.kl = self.kl, torch.zeros((), device=self.kl.device)
+        return kl
 
     def condition(self, text: torch.Tensor) -> torch.Tensor:
         """Sentence embeddings (N, text_dim) -> their conditioning means (N, embed_dim): a prompt's point."""

@@ -78,7 +78,7 @@ def check_init_labels(spec: str, data_classes: list[dict]) -> None:
     data's classes, setup.class_list)."""
     path, checkpoint, _ = parse_init(spec)
     meta = read_export_meta(resolve_export(path, checkpoint))
-    if meta.get("classes"):
+    if meta.get("classes") and meta.get("model", {}).get("arch") != "text":
         check_same_labels(spec, meta["classes"], data_classes)
 
 
@@ -95,6 +95,18 @@ def init_record(spec: str) -> dict:
             "step": int(training_of(own, "total_step") or 0), "epoch": int(training_of(own, "total_epoch") or 0)}
 
 
+def _load_weights(net: torch.nn.Module, state: dict) -> None:
+    """Every weight of `state` into `net`, strictly, but a text model's `phrases` buffer: `net` keeps its own, the
+    embeddings of the new data's phrasings."""
+    if "phrases" in state:
+        state = {k: v for k, v in state.items() if k != "phrases"}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if unexpected or set(missing) != {"phrases"}:
+            raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
+    else:
+        net.load_state_dict(state)
+
+
 def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
     """Copy the model's weights into freshly built G and D; returns a line saying what was loaded. A mixture
     gives its generator K of `NAME@K` (the first by default); D is the one shipped or saved with the model."""
@@ -107,7 +119,7 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
     which = "" if len(members) == 1 else (" (the first generator of its mixture)" if member == 0 else
                                           f" (generator {member} of its mixture of {len(members)})")
     try:
-        G.load_state_dict({k: v.float() for k, v in tensors.items()})
+        _load_weights(G, {k: v.float() for k, v in tensors.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its generator does not fit this config ({str(e).splitlines()[0][:100]})") from None
     found = find_discriminator(path, checkpoint)
@@ -115,7 +127,7 @@ def load_init(G: torch.nn.Module, D: torch.nn.Module, spec: str) -> str:
         return f"G from {gen_path}{which}; no discriminator shipped with it, D starts from scratch"
     d_state, d_from = found
     try:
-        D.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
+        _load_weights(D, {k: v.float() if v.is_floating_point() else v for k, v in d_state.items()})
     except RuntimeError as e:
         raise UserError(f"--init {spec}: its discriminator does not fit this config ({str(e).splitlines()[0][:100]})") from None
     return f"G from {gen_path}{which}, D from {d_from}"

@@ -130,9 +130,9 @@ class GANStep:
             with self.autocast(real.device):
                 p_gen = self.P_for_G(fake_in).float()
             total_g = total_g + self.patch * self.adversarial.g(p_gen)
-        kl = getattr(getattr(G, "module", G), "kl", None)  # a text model's conditioning augmentation
-        if kl is not None:
-            total_g = total_g + KL_WEIGHT * kl
+        take_kl = getattr(getattr(G, "module", G), "take_kl", None)  # a text model's conditioning augmentation
+        if take_kl is not None:
+            total_g = total_g + KL_WEIGHT * take_kl()
         batch = Batch(fake, real, fake_labels)
         values = {}
         for reg, weight, prepared in self.terms:
