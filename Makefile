@@ -6,18 +6,26 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_DIR ?= runs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 $(BIN)/emojigan: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
-	$(BIN)/pip install -q -e ".[dev,text]"
+	$(BIN)/pip install -q -e ".[dev,text,web]"
 	@touch $@
 
 install: $(BIN)/emojigan
+
+# the studio's browser tests drive Debian's chromium through playwright (never `playwright install`)
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium
 
 # First the shipped models draw (seconds), then faces64 is fine-tuned on the 9 OpenMoji cat faces it never saw
 # (500 steps, under a minute on 2 CPU cores): training a GAN from scratch takes far longer than a demo.
@@ -32,7 +40,7 @@ demo: install
 	@echo "shipped models: $(DEMO_DIR)/faces64-grid.png, $(DEMO_DIR)/cond128-grid.png (labels 88-119)"
 	@echo "$(DEMO_DIR)/cats-grid.png: faces64 fine-tuned for 500 steps on the 9 cat faces of data/cat-faces-64/preview.png: orange cat heads with ears and whiskers wearing faces64's expressions (winks, tongues, round eyes), cats OpenMoji does not have"
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
 
 bench: install

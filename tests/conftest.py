@@ -107,3 +107,12 @@ def tiny_gan(channels: int = 3, g_gain: float = 1.0, images=None, P=None, opt_P=
     nets = make_nets(G, D, 1e-3, 1e-3, (0.5, 0.999), torch.device("cpu"))
     nets.P, nets.opt_P = P, opt_P
     return GANStep(nets, cfg.train, images=images, channels=channels)
+
+
+@pytest.fixture(scope="session")
+def text_run(tmp_path_factory, faces32_rgba) -> Path:
+    """A 2-epoch prompt-conditioned run (the text64 preset) at 32 px on the 111 faces, through the real CLI."""
+    out = tmp_path_factory.mktemp("runs") / "text"
+    run_cli("train", "--preset", "text64", "--data", faces32_rgba, "--background", "transparent", "--epochs", "2",
+            "--set", "model.embed_dim=16", "--set", "train.eval_every=0", "--out", out, *TINY)
+    return out

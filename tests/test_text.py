@@ -9,15 +9,7 @@ from PIL import Image
 import emojigan
 from emojigan.errors import UserError
 from emojigan.models.text import PHRASINGS, ConditioningAugmentation, TextGenerator, kl_divergence
-from tests.conftest import TINY, run_cli
-
-
-@pytest.fixture(scope="module")
-def text_run(tmp_path_factory, faces32_rgba):
-    out = tmp_path_factory.mktemp("runs") / "text"
-    run_cli("train", "--preset", "text64", "--data", faces32_rgba, "--background", "transparent", "--epochs", "2",
-            "--set", "model.embed_dim=16", "--set", "train.eval_every=0", "--out", out, *TINY)
-    return out
+from tests.conftest import run_cli
 
 
 def test_the_sentence_encoder_loads_offline_and_says_how_to_install_it(monkeypatch):

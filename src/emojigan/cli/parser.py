@@ -8,7 +8,7 @@ import sys
 from .. import __version__
 from ..limits import BACKGROUNDS, MAX_REDRAW, MAX_SAMPLES, PRECISIONS, SIZES
 from ..presets import preset_names
-from . import commands, latent
+from . import commands, latent, serve
 
 
 class Parser(argparse.ArgumentParser):
@@ -244,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     rc.set_defaults(func=commands.cmd_recipe)
     ms = sub.add_parser("models", help="list the pretrained generators shipped in the package")
     ms.set_defaults(func=commands.cmd_models)
+    sv = sub.add_parser("serve", help="the studio: generate, interpolate, encode and prompt in the browser")
+    sv.add_argument("runs", nargs="*", metavar="RUN", help="run folders or exported generators to serve")
+    sv.add_argument("--model", action="append", default=[], help="a shipped model to serve (repeatable; default: "
+                    "every shipped model when no RUN is given)")
+    sv.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this "
+                    "machine only)")
+    sv.add_argument("--port", type=_int_range(1, 65535), default=7860)
+    sv.add_argument("--workers", type=_int_range(1, 64), default=2,
+                    help="requests computing at once (default 2; the rest queue)")
+    sv.add_argument("--device", default="cpu")
+    sv.set_defaults(func=serve.cmd_serve)
 
     e = sub.add_parser("evaluate", help="the report's analysis plus KID, precision/recall and memorization")
     e.add_argument("run", help="a run folder, or a shipped model's name (faces64, cond128: checks its card)")

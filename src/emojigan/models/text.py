@@ -47,6 +47,32 @@ def pick_phrases(phrases: torch.Tensor, labels: torch.Tensor, training: bool) ->
     return phrases[labels, k]
 
 
+class PhraseBook(nn.Module):
+    """The `phrases` buffer (n_classes, PHRASINGS, text_dim) and the standardization of text vectors: sentence
+    embeddings of emoji phrases share most of their direction (cosine 0.3-0.6 between unrelated emojis), so each is
+    centred on the training phrases' mean and scaled to unit RMS before the networks see it; what tells emojis
+    apart is then most of the signal. The mean and scale are fixed when the phrases are set, and kept by a
+    fine-tune (the weights were learned on them)."""
+
+    def _init_phrases(self, n_classes: int, text_dim: int) -> None:
+        self.register_buffer("phrases", torch.zeros(n_classes, PHRASINGS, text_dim))
+        self.register_buffer("text_mean", torch.zeros(text_dim))
+        self.register_buffer("text_scale", torch.ones(()))
+
+    @torch.no_grad()
+    def set_phrases(self, phrases: torch.Tensor) -> None:
+        flat = phrases.flatten(0, 1).float()
+        self.phrases.copy_(phrases)
+        self.text_mean.copy_(flat.mean(0))
+        self.text_scale.copy_((flat - flat.mean(0)).square().mean().sqrt().clamp_min(1e-6))
+
+    def standardize(self, text: torch.Tensor) -> torch.Tensor:
+        return (text - self.text_mean.to(text.dtype)) / self.text_scale.to(text.dtype)
+
+    def text_of(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.standardize(pick_phrases(self.phrases, labels, self.training))
+
+
 class _Table:
     """`G.embed.weight` of a text model: each label's conditioning mean (phrasing 0), as latent tools read it."""
 
@@ -54,7 +80,7 @@ class _Table:
         self.weight = weight
 
 
-class TextGenerator(nn.Module):
+class TextGenerator(PhraseBook):
     def __init__(self, n_classes: int, z_dim: int = 100, embed_dim: int = 128, size: int = 64, channels: int = 4,
                  base: int = 64, max_channels: int = 512, attention: bool = False, text_dim: int = 384):
         super().__init__()
@@ -62,7 +88,7 @@ class TextGenerator(nn.Module):
             raise ValueError("a text generator needs at least one emoji")
         self.n_classes, self.z_dim, self.embed_dim, self.text_dim = n_classes, z_dim, embed_dim, text_dim
         self.size, self.channels = size, channels
-        self.register_buffer("phrases", torch.zeros(n_classes, PHRASINGS, text_dim))
+        self._init_phrases(n_classes, text_dim)
         self.ca = ConditioningAugmentation(text_dim, embed_dim)
         self.net = Generator(z_dim, size, channels, base, max_channels, in_dim=z_dim + embed_dim, attention=attention)
         self.kl = torch.zeros(())
@@ -75,7 +101,7 @@ class TextGenerator(nn.Module):
 
     def condition(self, text: torch.Tensor) -> torch.Tensor:
         """Sentence embeddings (N, text_dim) -> their conditioning means (N, embed_dim): a prompt's point."""
-        return self.ca(text.to(self.ca.fc.weight.dtype))[1]
+        return self.ca(self.standardize(text.to(self.ca.fc.weight.dtype)))[1]
 
     @property
     def embed(self) -> _Table:
@@ -85,7 +111,7 @@ class TextGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 embedding: torch.Tensor | None = None) -> torch.Tensor:
         if embedding is None:
-            c, mu, logvar = self.ca(pick_phrases(self.phrases, labels, self.training))
+            c, mu, logvar = self.ca(self.text_of(labels))
             if self.training:
                 self.kl = kl_divergence(mu.float(), logvar.float())
         else:
@@ -93,20 +119,20 @@ class TextGenerator(nn.Module):
         return self.net(torch.cat([z.flatten(1), c.to(z.dtype)], dim=1))
 
 
-class TextDiscriminator(nn.Module):
+class TextDiscriminator(PhraseBook):
     """D conditioned on the text vector of the image's label (a random phrasing in training)."""
 
     def __init__(self, n_classes: int, embed_dim: int = 128, size: int = 64, channels: int = 4, base: int = 64,
                  max_channels: int = 512, norm: str = "batch", attention: bool = False, text_dim: int = 384):
         super().__init__()
         self.n_classes, self.size, self.channels = n_classes, size, channels
-        self.register_buffer("phrases", torch.zeros(n_classes, PHRASINGS, text_dim))
+        self._init_phrases(n_classes, text_dim)
         self.project = nn.Sequential(nn.Linear(text_dim, embed_dim), nn.LeakyReLU(0.2))
         self.net = Discriminator(size, channels, base, max_channels, extra_channels=embed_dim, norm=norm,
                                  attention=attention)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        e = self.project(pick_phrases(self.phrases, labels, self.training).to(x.dtype))
+        e = self.project(self.text_of(labels).to(x.dtype))
         e = e[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
         xe = torch.cat([x, e], dim=1)
         if x.is_contiguous(memory_format=torch.channels_last):

@@ -153,8 +153,8 @@ def prepare(cfg: Config, out: Path, resume: bool, overwrite: bool, progress: boo
         (state["G"]["phrases"].shape[-1] if state is not None and m.arch == "text" else 0)
     G, D = build_from_config(m, cfg.data.size, cfg.data.channels, n_classes=len(data), text_dim=text_dim)
     if phrases is not None:
-        G.phrases.copy_(phrases)
-        D.phrases.copy_(phrases)
+        G.set_phrases(phrases)
+        D.set_phrases(phrases)
     init = state.get("init") if state is not None else None
     if t.init and state is None:
         init = init_record(t.init)

@@ -46,6 +46,12 @@ def active_regularizers(t: TrainConfig, channels: int) -> dict[str, float]:
             if w > 0 and (channels == 4 or not REGULARIZERS[name].rgba_only)}
 
 
+def mismatched(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """For each label another one, never itself: shifted by 1 + (its neighbour's label mod n - 1). No random draw,
+    so the step stays a CUDA graph."""
+    return (labels + 1 + labels.roll(1) % (n_classes - 1)) % n_classes
+
+
 class GANStep:
     """Holds the networks and their optimizers; `step(real, z)` updates D then G and returns detached statistics
     as one device tensor (`STATS` names them: the losses, mean sigmoid D(x) and D(G(z)), mean sign D(x) (ADA's
@@ -75,6 +81,9 @@ class GANStep:
             if images is None and reg.needs_images:
                 raise ValueError(f"the {name} loss needs the training images (images=TrainingImages(...))")
             self.terms.append((reg, w, reg.prepare(images) if images is not None else None))
+        d = getattr(nets.D, "module", nets.D)
+        self.n_classes = int(getattr(d, "n_classes", 0))
+        self.mismatch = hasattr(d, "phrases") and self.n_classes > 1   # text models (models/text.py)
         # D's parameters the G step switches off and back on (FreezeD's frozen ones stay off throughout)
         self.d_trainable = [p for p in self.D_for_G.parameters() if p.requires_grad]
         if self.patch > 0:
@@ -99,7 +108,11 @@ class GANStep:
             real_in = self.augment(real).detach().requires_grad_(True) if r1 else self.augment(real)
             fake_in = self.augment(fake.detach())
             d_real, d_fake = D(real_in, *d_real_args).float(), D(fake_in, *g_args).float()
-        loss_d = self.adversarial.d(d_real, d_fake, self.real_label, self.fake_label)
+            # a text model's D also learns that a real image with another emoji's text is fake (GAN-CLS, Reed et
+            # al. 2016): otherwise it may judge realism alone, and G may ignore the text
+            d_wrong = D(real_in, mismatched(labels, self.n_classes)).float() if self.mismatch else None
+        loss_d = self.adversarial.d(d_real, d_fake if d_wrong is None else torch.cat([d_fake, d_wrong]),
+                                    self.real_label, self.fake_label)
         if r1:  # R1: penalise D's gradient on (augmented) real images
             grad, = torch.autograd.grad(d_real.sum(), real_in, create_graph=True)
             loss_d = loss_d + self.r1_gamma / 2 * grad.float().square().sum(dim=(1, 2, 3)).mean()
