@@ -52,7 +52,12 @@ CARD_METRICS = [("kid", "KID (lower is better)"), ("precision", "precision (k=3)
                 ("label_fidelity_top1", "label fidelity top-1 (feature space)"),
                 ("label_fidelity_top5", "label fidelity top-5 (feature space)"),
                 ("label_fidelity_ssim_top1", "label fidelity top-1 (nearest real by SSIM)"),
-                ("label_diversity_ssim", "same-label SSIM (two draws of one label; near 1: the label decides the image)")]
+                ("label_diversity_ssim", "same-label SSIM (two draws of one label; near 1: the label decides the image)"),
+                ("prompt_top1", "prompt fidelity top-1 (held-out paraphrases, nearest of all OpenMoji)"),
+                ("prompt_top5", "prompt fidelity top-5"),
+                ("prompt_floor_top5", "prompt fidelity top-5 floor (a random label's samples)"),
+                ("prompt_label_top5", "top-5 of the described emoji's own label"),
+                ("prompt_ceiling_top5", "top-5 ceiling (the described emoji's render)")]
 
 
 def fp16(tensors: dict) -> dict:
@@ -101,12 +106,13 @@ def main() -> int:
     metrics = json.loads((Path(a.eval) / "metrics.json").read_text()) if a.eval else {}
     keep = {k: metrics[k] for k, _ in CARD_METRICS if k in metrics}
     keep |= {k: metrics[k] for k in ("recall_min", "recall_max", "metrics_version", "stray_fragment_rate_real",
-                                     "mottled_fill_real", "n_fake", "pr_sets")
+                                     "mottled_fill_real", "n_fake", "pr_sets", "prompt_paraphrases", "group_quality")
              if k in metrics}
     from emojigan.data.catalog import OPENMOJI_VERSION
 
     data = dict(meta["data"])  # the run's data source is a local path: ship the dataset's name instead
-    data["source"] = f"OpenMoji {OPENMOJI_VERSION}, subset '{data.get('subset') or 'custom'}'"
+    data["source"] = f"OpenMoji {OPENMOJI_VERSION}, subset '{data.get('subset') or 'custom'}'" + \
+        (f", groups '{data['group']}'" if data.get("group") else "")
     meta = {**meta, "data": data, "metrics": keep, "reproduce": a.reproduce, "shipped_from": a.checkpoint}
     dest = Path(a.dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -229,10 +235,16 @@ def write_card(a, meta: dict, metrics: dict, g_path: Path, d_path: Path | None, 
         if k == "mottled_fill" and "mottled_fill_real" in metrics:
             value += f" (renders {metrics['mottled_fill_real']:.3f})"
         rows.append(f"| {label} | {value} |")
+    for group, q in metrics.get("group_quality", {}).items():  # text models: per OpenMoji group
+        rows.append(f"| {group} ({q['labels']} emojis): KID / precision / recall / copies | {q['kid']:.3f} / "
+                    f"{q['precision']:.3f} / {q['recall']:.3f} / {q['copy_rate']:.3f} |")
     rows = "\n".join(rows)
     opts = ", ".join(f"{k}={v}" for k, v in model.items())
     kind = (f"conditional on {len(classes)} emoji labels (`emojigan labels --model {a.name}`)" if classes
             else "unconditional")
+    if model.get("arch") == "text":
+        kind = (f"conditioned on text: a prompt (`emojigan generate --model {a.name} --prompt \"a sleepy cat\"`) or "
+                f"one of its {len(classes)} emoji labels")
     text = f"""# {a.name}: pretrained emojigan generator
 
 - **What it draws**: {data['size']}x{data['size']} emojis, {'RGBA (real alpha channel)' if data['channels'] == 4 else 'RGB'}, {kind}.

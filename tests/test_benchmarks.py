@@ -45,3 +45,14 @@ def test_gan_divergence_same_start_is_bit_identical_and_bad_steps_exit_2():
     assert len(lines) == 3 and all("perturbed" in x for x in lines[1:])
     bad = subprocess.run([sys.executable, script, "--steps", "0"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith("--steps 0: train at least one step")
+
+
+def test_studio_latency_answers_every_client():
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "studio_latency.py"), "--clients", "1,3",
+                        "--requests", "2"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(res["loads"]) == {"1", "3"} and res["loads"]["3"]["requests"] == 6     # 3 clients x 2 requests
+    for row in res["loads"].values():
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
+    assert "| clients | requests | p50 (ms)" in r.stdout

@@ -104,6 +104,9 @@ def test_evaluate_measures_prompt_fidelity_against_its_references(text_run, tmp_
         assert 0.0 <= m[key] <= 1.0, key
     assert m["prompt_top1"] <= m["prompt_top5"] and m["prompt_ceiling_top1"] == 1.0   # a render is its own nearest
     assert len(m["prompt_top5_per_paraphrase"]) == m["prompt_paraphrases"]
+    faces = m["group_quality"]["smileys-emotion"]                                  # the 111 faces are one group
+    assert faces["labels"] == 111 and 0 <= faces["precision"] <= 1 and 0 <= faces["recall"] <= 1
+    assert 0 <= faces["copy_rate"] <= 1 and faces["kid"] == faces["kid"]            # a number, not NaN
 
 
 def test_a_text_model_fine_tunes_on_emojis_it_never_saw(text_run, tmp_path):
@@ -125,3 +128,17 @@ def test_a_text_model_fine_tunes_on_emojis_it_never_saw(text_run, tmp_path):
     assert torch.allclose(tensors["phrases"][hamster, 0].float(), want, atol=1e-3)  # its own phrasing 0, not a face's
     before, _ = read_export(resolve_export(str(text_run), "latest"))
     assert tensors["ca.fc.weight"].shape == before["ca.fc.weight"].shape
+
+
+def test_a_text_models_d_is_shown_real_images_with_another_emojis_text_as_fake():
+    from emojigan.training.step import mismatched
+
+    for n in (2, 5, 311):
+        labels = torch.randint(n, (64,))
+        wrong = mismatched(labels, n)
+        assert (wrong != labels).all() and 0 <= int(wrong.min()) and int(wrong.max()) < n   # never its own text
+    G = TextGenerator(5, z_dim=16, embed_dim=32, size=32, channels=4, base=8, max_channels=32, text_dim=384)
+    phrases = torch.randn(5, PHRASINGS, 384) * 0.1 + 1.0                  # a shared direction, as real embeddings have
+    G.set_phrases(phrases)
+    t = G.standardize(phrases.flatten(0, 1))
+    assert t.mean(0).abs().max() < 1e-4 and abs(float(t.square().mean()) - 1) < 1e-3       # centred, unit RMS

@@ -115,11 +115,6 @@ def test_generate_label_prompt_and_slider(page, tmp_path):
     assert pg.get_attribute("#frame", "data-frame") == "4" and "frame 5 of 5" in pg.inner_text("#slider-value")
     assert pg.evaluate("document.getElementById('frame').toDataURL()") != first  # another picture
 
-    shot = tmp_path / "studio.png"
-    pg.screenshot(path=str(shot), full_page=True)
-    assert Image.open(shot).size[0] == 1400
-    if os.environ.get("EMOJIGAN_SCREENSHOT"):
-        shutil.copy(shot, os.environ["EMOJIGAN_SCREENSHOT"])
 
 
 def test_upload_shows_reconstruction_nearest_and_edits(page, tmp_path):
@@ -135,6 +130,17 @@ def test_upload_shows_reconstruction_nearest_and_edits(page, tmp_path):
     assert pg.evaluate("document.getElementById('reconstruction').naturalWidth") == 128
     assert "grinning face" in pg.inner_text("#nearest-caption")
     assert pg.locator("#edits figure").count() >= 2
+    pg.fill("#from", "crying cat")
+    pg.fill("#to", "grinning face")
+    pg.click("#interpolate")
+    pg.wait_for_selector("#slider:not([disabled])", timeout=60_000)
+    pg.fill("#slider", "3")
+
+    shot = tmp_path / "studio.png"                                               # the README's picture
+    pg.screenshot(path=str(shot), full_page=True)
+    assert Image.open(shot).size[0] == 1400
+    if os.environ.get("EMOJIGAN_SCREENSHOT"):
+        shutil.copy(shot, os.environ["EMOJIGAN_SCREENSHOT"])
 
 
 def test_downloaded_png_keeps_its_alpha(page, tmp_path):

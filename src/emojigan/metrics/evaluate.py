@@ -16,7 +16,6 @@ from .. import images
 from ..config import Config
 from ..data import load_dataset
 from ..errors import UserError
-from .prompts import prompt_fidelity
 from ..export import read_export_meta, resolve_export, training_of
 from ..features import load_feature_space
 from ..files import atomic_write_text, read_run_config
@@ -25,7 +24,9 @@ from ..latent.sampling import check_truncation
 from ..pretrained import shipped_models
 from . import EvalData, compute_all
 from .fidelity import label_fidelity
+from .groups import group_quality
 from .plots import write_figures
+from .prompts import prompt_fidelity
 from .report import write_report
 
 MAX_N = 20_000
@@ -149,8 +150,9 @@ def evaluate(run: str | Path, out: str | Path, n: int = 512, seed: int = 0, feat
         images.save_png(images.grid(rows, nrow=k + 1), out / "label_fidelity_worst.png")
         scalars["label_fidelity_worst"] = [
             f"{gen.classes[y].get('annotation', '')} ({per[y]:.2f})" for y in worst]
-    if gen.text:  # held-out paraphrases against all of OpenMoji (metrics/prompts.py)
+    if gen.text:  # held-out paraphrases against all of OpenMoji (metrics/prompts.py), and quality per group
         scalars.update(prompt_fidelity(gen, space, seed=seed, progress=progress))
+        scalars.update(group_quality(gen, space, real, data.real_feat, seed=seed))
     np.savez_compressed(out / "arrays.npz", **arrays)
     fake_grid, real_grid = images.grid(show(fake[:64]), nrow=8), images.grid(show(real[:64]), nrow=8)
     images.save_png(fake_grid, out / "samples.png")

@@ -17,7 +17,8 @@ from torch import nn
 from .dcgan import Discriminator, Generator
 
 PHRASINGS = 8
-KL_WEIGHT = 2.0      # StackGAN's coefficient of the conditioning-augmentation KL term
+KL_WEIGHT = 0.05     # the conditioning-augmentation KL term's weight. StackGAN's 2 pins the noise at std 1 per dimension,
+                     # which drowned the differences between emojis (docs/RESULTS.md, "Text models"); at 0.05 it stays a prior
 
 
 class ConditioningAugmentation(nn.Module):

@@ -37,6 +37,7 @@ GRID_COLUMNS = 8         # a grid is min(n, 8) emojis wide, no padding, so the p
 EDIT_STRENGTHS = (-1.5, -0.75, 0.0, 0.75, 1.5)
 EDIT_WORDS = 4           # attribute edits shown for an upload: the words that tag the most training emojis
 ENCODE_STEPS = 30        # optimization steps of an upload's code (the CLI's default)
+STOP_WORDS = {"with", "and", "the", "of", "for", "on", "in", "out", "a", "an"}
 
 
 class RequestError(UserError):
@@ -202,8 +203,11 @@ class Studio:
             return self._training[m.name]
 
     def edit_words(self, m: Model, k: int) -> list[str]:
+        """The k words that tag the most training emojis, of those that tag at most half of them (a word on
+        nearly all, such as 'face', moves nothing) and are not grammar."""
         names = label_names(m.gen) if m.gen.conditional else self.training_images(m)[0]
-        vocab = vocabulary(names, MIN_EXAMPLES)
+        vocab = {w: hits for w, hits in vocabulary(names, MIN_EXAMPLES).items()
+                 if len(hits) <= len(set(names)) / 2 and w not in STOP_WORDS}
         return sorted(vocab, key=lambda w: (-len(vocab[w]), w))[:k]
 
     def direction(self, m: Model, word: str):
