@@ -12,7 +12,7 @@ from tests.conftest import run_cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name, members", [("faces64", 3), ("cond128", 1)])
+@pytest.mark.parametrize("name, members", [("faces64", 3), ("cond128", 1), ("text64", 1)])
 def test_recipe_rebuilds_the_model_end_to_end_at_the_smoke_scale(name, members, tmp_path):
     out = tmp_path / name
     p = run_cli("recipe", ROOT / "recipes" / f"{name}.toml", "--out", out, "--smoke")
@@ -22,7 +22,7 @@ def test_recipe_rebuilds_the_model_end_to_end_at_the_smoke_scale(name, members, 
     assert result["smoke"] and final.is_file() and f"{name} rebuilt at the smoke scale" in p.stdout
     meta = read_export_meta(final)
     assert int(meta.get("mixture", {}).get("members", 1)) == members and meta["data"]["size"] == 32
-    assert meta["data"]["background"] == "transparent" and bool(meta.get("classes")) == (name == "cond128")
+    assert meta["data"]["background"] == "transparent" and bool(meta.get("classes")) == (name != "faces64")
     done = sorted(x.stem for x in (out / ".recipe").glob("*.done"))
     assert done == sorted(n for n, _ in recipe.steps)
     again = run_cli("recipe", ROOT / "recipes" / f"{name}.toml", "--out", out, "--smoke")  # nothing left to run

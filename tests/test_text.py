@@ -142,3 +142,13 @@ def test_a_text_models_d_is_shown_real_images_with_another_emojis_text_as_fake()
     G.set_phrases(phrases)
     t = G.standardize(phrases.flatten(0, 1))
     assert t.mean(0).abs().max() < 1e-4 and abs(float(t.square().mean()) - 1) < 1e-3       # centred, unit RMS
+
+
+def test_a_prompt_without_a_model_draws_from_the_shipped_text64(tmp_path):
+    p = run_cli("generate", "--prompt", "a sad cat", "--n", "2", "--out", tmp_path / "cat.png")
+    assert "'a sad cat': nearest learned emojis crying cat" in p.stdout
+    with Image.open(tmp_path / "cat.png") as im:
+        assert im.width > 2 * 64
+    gen = emojigan.load_generator("text64")
+    assert gen.text and len(gen.classes) == 311
+    assert not {"hamster", "giraffe", "peacock"} & {c["annotation"] for c in gen.classes}   # the held-out 20

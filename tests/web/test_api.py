@@ -129,6 +129,8 @@ BAD = [
     ("/api/interpolate", {"model": "faces64", "start": "seed:0", "end": "seed:1"}, 400, "different generators"),
     ("/api/interpolate", {"model": "faces64", "start": "seed:0", "end": "seed:3", "format": "bmp"}, 400, "format"),
     ("/api/interpolate", {"model": "faces64", "start": "", "end": "seed:3"}, 400, "give both ends"),
+    ("/api/interpolate", {"model": "faces64", "start": "seed:" + "9" * 30, "end": "seed:3"}, 400, "at most 2147483647"),
+    ("/api/interpolate", {"model": "cond128", "start": "crying cat", "end": "zzqqx"}, 400, "unknown OpenMoji emoji"),
 ]
 
 

@@ -66,8 +66,8 @@ def load_inputs(specs: list[str], size: int, background: str) -> tuple[list[str]
             try:
                 e = catalog[index.find(spec)]
             except UserError as err:
-                raise UserError(str(err).replace("label", "OpenMoji emoji").replace(
-                    " (`emojigan labels RUN` lists all)", "")) from None
+                raise UserError(str(err).replace(" (`emojigan labels RUN` lists all)", "").replace(
+                    "label", "OpenMoji emoji")) from None
             names.append(e.annotation)
             tensors.append(prepare(render_emoji(e.hexcode, size, "transparent"), size, background))
     if not tensors:

@@ -59,6 +59,11 @@ def create_app(studio: Studio) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):  # a bug, not the request: said in JSON all the same
+        return JSONResponse({"error": f"the studio failed on this request ({type(exc).__name__}); see its log"},
+                            status_code=500)
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)

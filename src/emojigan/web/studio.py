@@ -241,6 +241,10 @@ def check_endpoint(text: str) -> None:
         raise UserError("give both ends of the interpolation: a label, seed:N, prompt:TEXT or an OpenMoji name")
     if len(t) > 220:
         raise UserError(f"an interpolation end of {len(t)} characters; at most 220")
+    if t.lower().startswith("seed:"):
+        digits = t.split(":", 2)[1]
+        if digits.isdigit() and int(digits) > MAX_SEED:
+            raise UserError(f"endpoint '{t[:40]}': the seed must be at most {MAX_SEED}")
     if t.lower().startswith("code:") or any(c in t for c in "/\\") or t.startswith("."):
         raise UserError(f"'{t[:40]}': the studio takes labels, seed:N, prompt:TEXT or OpenMoji names, not files "
                         f"(upload an image to encode it)")
