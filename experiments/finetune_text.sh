@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The text issue's fine-tuning test (docs/RESULTS.md): 20 animals that text64 never saw (`--subset heldout`), trained
-# the same number of steps three ways with text64's recipe: from text64 (a text model: each new emoji conditioned on
-# its own phrasings), from faces64 (unconditional), and a text model from scratch. Writes the in-training KID
-# table to OUT/kid.md and docs/images/text/finetune-heldout.png: the 20 images beside seeds 0-19 of each run.
+# the same number of steps with text64's recipe: from text64 (a text model: each new emoji conditioned on its own
+# phrasings), from faces64 (unconditional), and a text model from scratch; and from faces64 with faces64's recipe.
+# Writes the in-training KID table to OUT/kid.md and docs/images/text/finetune-heldout.png: the 20 images beside
+# seeds 0-19 of each run.
 # Usage: bash experiments/finetune_text.sh [EPOCHS=500] [TEXT=text64] [OUT=runs/finetune-text]
 set -euo pipefail
 EPOCHS=${1:-500}
@@ -11,11 +12,15 @@ OUT=${3:-runs/finetune-text}
 EMOJIGAN=${EMOJIGAN:-.venv/bin/emojigan}
 DATA=data/heldout-64
 "$EMOJIGAN" data build --subset heldout --size 64 --background transparent --out "$DATA" --quiet
-common=(--preset text64 --data "$DATA" --epochs "$EPOCHS" --eval-every 50 --sample-every 100 --overwrite --quiet)
-"$EMOJIGAN" train --init "$TEXT" --freeze-d 2 --out "$OUT/from-text64" "${common[@]}"
-"$EMOJIGAN" train --init faces64 --freeze-d 2 --out "$OUT/from-faces64" "${common[@]}"
-"$EMOJIGAN" train --out "$OUT/scratch" "${common[@]}"
-for run in from-text64 from-faces64 scratch; do
+common=(--data "$DATA" --epochs "$EPOCHS" --eval-every 50 --sample-every 100 --overwrite --quiet)
+train() {  # a run that finished is kept (rerunning the script redraws the table and the figure)
+  [ -f "$OUT/$1/generator.safetensors" ] || "$EMOJIGAN" train --out "$OUT/$1" "${@:2}" "${common[@]}"
+}
+train from-text64 --preset text64 --init "$TEXT" --freeze-d 2
+train from-faces64 --preset text64 --init faces64 --freeze-d 2
+train from-faces64-own --preset faces64 --init faces64 --freeze-d 2   # faces64 with its own recipe (DiffAugment)
+train scratch --preset text64
+for run in from-text64 from-faces64 from-faces64-own scratch; do
   "$EMOJIGAN" generate "$OUT/$run" --n 20 --seed 0 --nrow 5 --background white --out "$OUT/$run/samples-20.png"
 done
 .venv/bin/python - "$OUT" "$DATA" <<'PY'
@@ -25,7 +30,7 @@ from pathlib import Path
 from PIL import Image
 from emojigan import images
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
-runs = ["from-text64", "from-faces64", "scratch"]
+runs = ["from-text64", "from-faces64", "from-faces64-own", "scratch"]
 rows = {r: [json.loads(line) for line in (out / r / "metrics.jsonl").open() if '"eval"' in line] for r in runs}
 table = ["| run | " + " | ".join(f"KID at step {e['step']}" for e in rows[runs[0]]) + " | precision | recall |",
          "|---|" + "---|" * (len(rows[runs[0]]) + 2)]
