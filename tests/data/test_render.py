@@ -75,5 +75,6 @@ def test_cli_build_and_subsets(tmp_path):
     assert "9 emojis at 32x32 on white" in out.stdout
     listing = run_cli("data", "subsets").stdout
     counts = {ln.split()[0]: int(ln.split()[1]) for ln in listing.splitlines() if ln[:1].isalpha() and ln.split()[1].isdigit()}
-    assert counts == {"faces": 111, "faces+cats": 120, "smileys-emotion": 171, "all": 4495}
+    assert counts == {"faces": 111, "faces+cats": 120, "smileys-emotion": 171, "all": 4495, "text": 2115,
+                      "heldout": 20}
     assert "cat-face" in run_cli("data", "subsets", "--groups").stdout
