@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from emojigan.data.render import render_emoji
+from tests.conftest import run_cli
 
 
 def get(base: str, path: str, **params) -> tuple[int, str, bytes]:
@@ -154,3 +155,11 @@ def test_bad_uploads_are_refused_and_the_server_keeps_serving(studio):
     assert status == 400 and "at most 4096" in json.loads(body)["error"]
     assert get(studio, "/api/models")[0] == 200
     assert get(studio, "/api/generate", model="faces64", n=2)[0] == 200
+
+
+def test_serve_refuses_a_taken_port_and_an_unknown_model_in_one_line(studio):
+    port = urllib.parse.urlsplit(studio).port
+    p = run_cli("serve", "--model", "faces64", "--port", port, check=False)
+    assert p.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
+    p = run_cli("serve", "--model", "nope", "--port", port + 1 if port < 65535 else 1, check=False)
+    assert p.returncode == 2 and "no shipped model named 'nope'" in p.stderr

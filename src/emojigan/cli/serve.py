@@ -1,6 +1,7 @@
 """`emojigan serve`: the studio (web/) on this machine, with the models loaded once."""
 from __future__ import annotations
 
+import socket
 import sys
 
 from ..errors import UserError
@@ -17,6 +18,7 @@ def cmd_serve(a) -> int:
         raise UserError(f"the studio needs FastAPI and uvicorn, which are not installed: {INSTALL}") from None
     from ..web.studio import Studio
 
+    check_address(a.host, a.port)  # before the models load: a taken port is one line, not uvicorn's exit 3
     specs = list(a.model) + list(a.runs)
     studio = Studio(specs, device=a.device, workers=a.workers)
     names = ", ".join(f"{m.name} ({m.kind})" for m in studio.models.values())
@@ -25,8 +27,15 @@ def cmd_serve(a) -> int:
     server = uvicorn.Server(config)
     try:
         server.run()
-    except OSError as e:  # the port is taken, or the address is not this machine's
-        raise UserError(f"cannot listen on {a.host}:{a.port}: {e.strerror or e}") from None
-    if not server.started:
-        raise UserError(f"cannot listen on {a.host}:{a.port} (is another server using it? try --port)")
+    except SystemExit:  # uvicorn's own exit when it could not start (the port taken since the check)
+        raise UserError(f"cannot listen on {a.host}:{a.port} (is another server using it? try --port)") from None
     return 0
+
+
+def check_address(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise UserError(f"cannot listen on {host}:{port}: {e.strerror or e} (another server? try --port)") from None
