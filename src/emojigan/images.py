@@ -88,3 +88,11 @@ def save_png(im: Image.Image, path: str | Path, text: dict[str, str] | None = No
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     im.save(tmp, format="PNG", pnginfo=info)
     os.replace(tmp, path)
+
+
+def save_gif(frames: list[Image.Image], dest) -> None:
+    """An interpolation's animation, there and back (frames over white: GIF has no partial transparency), to a path
+    or a binary file object."""
+    frames = for_display(frames)
+    loop = frames + frames[-2:0:-1]
+    loop[0].save(dest, format="GIF", save_all=True, append_images=loop[1:], duration=120, loop=0)

@@ -340,11 +340,9 @@ def cmd_interpolate(a) -> int:
         raise UserError(f"--gif {a.gif} must be a .gif file")
     gen = load_generator(source(a), device=a.device)
     frames = images.to_pil(interpolate(gen, a.start, a.end, a.steps, seed=a.seed, redraw=a.redraw))
-    frames = images.for_display(frames)
-    images.save_png(images.grid(frames, nrow=len(frames)), a.out)
+    images.save_png(images.grid(images.for_display(frames), nrow=len(frames)), a.out)
     if a.gif:
-        loop = frames + frames[-2:0:-1]  # there and back
         Path(a.gif).parent.mkdir(parents=True, exist_ok=True)
-        loop[0].save(a.gif, save_all=True, append_images=loop[1:], duration=120, loop=0)
+        images.save_gif(frames, a.gif)
     print(f"{a.out}: {a.steps} steps from '{a.start}' to '{a.end}'" + (f"; animation {a.gif}" if a.gif else ""))
     return 0

@@ -13,8 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import images
 from ..errors import UserError
-from .studio import MAX_UPLOAD, Studio, gif_bytes, png_bytes, tile
+from .studio import MAX_UPLOAD, Studio, gif_bytes, png_bytes
 
 STATIC = ("index.html", "studio.js", "studio.css")
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -106,7 +107,7 @@ def create_app(studio: Studio) -> FastAPI:
         if format == "gif":
             return Response(gif_bytes(frames), media_type="image/gif",
                             headers={"Content-Disposition": 'inline; filename="interpolation.gif"'})
-        return _png(tile(frames, len(frames)), "interpolation.png")
+        return _png(images.grid(frames, nrow=len(frames), padding=0), "interpolation.png")
 
     @app.post("/api/encode")
     def encode(image: UploadFile = File(...), model: str | None = Form(None)):

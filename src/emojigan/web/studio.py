@@ -5,7 +5,6 @@ the CLI uses. Every check of a request's values lives here and ends in one `User
 from __future__ import annotations
 
 import io
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +144,7 @@ class Studio:
 
     def grid(self, model, seed, n, label=None, prompt=None) -> Image.Image:
         ims = self.draw(model, seed, n, label, prompt)
-        return tile(ims, min(len(ims), GRID_COLUMNS))
+        return images.grid(ims, nrow=min(len(ims), GRID_COLUMNS), padding=0)  # the page finds a cell by dividing
 
     def emoji(self, model, seed, size, label=None, prompt=None) -> Image.Image:
         size = self.integer(size, "size", 1, 10**6, 128)
@@ -179,7 +178,7 @@ class Studio:
             for word in self.edit_words(m, word_count):
                 d = self.direction(m, word)
                 strip = images.to_pil(decode(m.gen, edit(codes, d, list(EDIT_STRENGTHS))))
-                edits.append({"word": word, "count": d.count, "image": tile(strip, len(strip))})
+                edits.append({"word": word, "count": d.count, "image": images.grid(strip, nrow=len(strip), padding=0)})
         return {"input": images.to_pil(x)[0], "reconstruction": images.to_pil(recon)[0],
                 "ssim": float(codes.ssim[0]), "nearest": {"name": names[int(which[0])], "ssim": float(score[0]),
                                                           "image": images.to_pil(real[int(which[0])][None])[0]},
@@ -225,15 +224,6 @@ class Studio:
         return self._directions[key]
 
 
-def tile(ims: list[Image.Image], columns: int) -> Image.Image:
-    """Equal images side by side, `columns` a row, no padding (the page finds a cell by dividing)."""
-    w, h = ims[0].size
-    out = Image.new(ims[0].mode, (columns * w, math.ceil(len(ims) / columns) * h), (0,) * len(ims[0].mode))
-    for i, im in enumerate(ims):
-        out.paste(im, ((i % columns) * w, (i // columns) * h))
-    return out
-
-
 def check_endpoint(text: str) -> None:
     """An interpolation end from the web: the CLI's grammar but for files, which a server must not read."""
     t = (text or "").strip()
@@ -272,9 +262,6 @@ def png_bytes(im: Image.Image) -> bytes:
 
 
 def gif_bytes(frames: list[Image.Image]) -> bytes:
-    """There and back, as `emojigan interpolate --gif` writes it (over white: GIF has no partial transparency)."""
-    frames = images.for_display(frames)
-    loop = frames + frames[-2:0:-1]
     buf = io.BytesIO()
-    loop[0].save(buf, format="GIF", save_all=True, append_images=loop[1:], duration=120, loop=0)
+    images.save_gif(frames, buf)  # as `emojigan interpolate --gif` writes it
     return buf.getvalue()
