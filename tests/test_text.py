@@ -107,6 +107,8 @@ def test_evaluate_measures_prompt_fidelity_against_its_references(text_run, tmp_
     faces = m["group_quality"]["smileys-emotion"]                                  # the 111 faces are one group
     assert faces["labels"] == 111 and 0 <= faces["precision"] <= 1 and 0 <= faces["recall"] <= 1
     assert 0 <= faces["copy_rate"] <= 1 and faces["kid"] == faces["kid"]            # a number, not NaN
+    report = (tmp_path / "ev" / "report.html").read_text()
+    assert "prompt fidelity (top-5)" in report and '<section id="groups">' in report and "smileys-emotion" in report
 
 
 def test_a_text_model_fine_tunes_on_emojis_it_never_saw(text_run, tmp_path):

@@ -25,6 +25,12 @@ SUMMARY = [  # key, label, how to read it
     ("label_fidelity_ssim_top1", "label fidelity (SSIM top-1)", "conditional: nearest real emoji by SSIM is the asked one"),
     ("label_diversity_ssim", "same-label SSIM", "conditional: mean SSIM between two draws of one label (near 1: the "
                                                 "label decides the image, and the copy rate measures how clean it is)"),
+    ("prompt_top1", "prompt fidelity (top-1)", "text: held-out paraphrases; share of samples whose nearest of all "
+                                               "OpenMoji is the described emoji"),
+    ("prompt_top5", "prompt fidelity (top-5)", "text: the described emoji among the 5 nearest of all OpenMoji"),
+    ("prompt_floor_top5", "prompt top-5 floor", "text: samples of a random label, scored the same way"),
+    ("prompt_label_top5", "prompt top-5 of the own label", "text: samples of the described emoji's label (no words)"),
+    ("prompt_ceiling_top5", "prompt top-5 ceiling", "text: the described emoji's own render"),
     ("edge_ratio", "edge ratio", "mean Sobel magnitude, generated / real (1 = as sharp as real)"),
     ("noise_ratio", "noise ratio", "high-frequency residual, generated / real (1 = as clean as real)"),
     ("faint_alpha_ratio", "faint-alpha ratio", "RGBA: share of pixels with alpha 0.02-0.25 (specks in the transparent "
@@ -86,6 +92,13 @@ def write_report(out: Path, run: Path, config: dict[str, Any]) -> Path:
                     f'<p>each row: the real emoji, then its samples; worst first: '
                     f'{html.escape(", ".join(m.get("label_fidelity_worst", [])))}</p>'
                     f'{_img(out / "label_fidelity_worst.png")}</section>')
+    groups = ""
+    if m.get("group_quality"):
+        cells = "".join(f"<tr><td>{html.escape(g)}</td><td>{q['labels']}</td><td>{fmt(q['kid'])}</td>"
+                        f"<td>{fmt(q['precision'])}</td><td>{fmt(q['recall'])}</td><td>{fmt(q['copy_rate'])}</td></tr>"
+                        for g, q in m["group_quality"].items())
+        groups = (f'<section id="groups"><h2>Per OpenMoji group</h2><table><tr><th>group</th><th>emojis</th>'
+                  f'<th>KID</th><th>precision</th><th>recall</th><th>copies</th></tr>{cells}</table></section>')
     missed = ""
     if (out / "missed.png").is_file():
         names = m.get("recall_missed_emojis", [])
@@ -107,7 +120,7 @@ img{{max-width:100%;image-rendering:pixelated}}.pair{{display:flex;gap:2em}}.pai
 <figure>{_img(out / 'samples.png')}<figcaption>generated (seeds {m['seed']}..)</figcaption></figure>
 <figure>{_img(out / 'real.png')}<figcaption>training images</figcaption></figure></div></section>
 <section id="memorization-pairs"><h2>Closest pairs (generated, nearest training image)</h2>{_img(out / 'memorization_pairs.png')}</section>
-{missed}{fidelity}{figures}
+{groups}{missed}{fidelity}{figures}
 <section id="all-metrics"><h2>All metrics</h2><table>{all_metrics}</table></section>
 <section id="config"><h2>Run config</h2><pre>{html.escape(json.dumps(config, indent=1))}</pre></section>
 </body></html>"""
