@@ -104,6 +104,9 @@ def test_interpolation_endpoints(cond_run, tmp_path):
             tmp_path / "s2.png")
     p = run_cli("interpolate", cond_run, "--from", "seed:x", "--to", "wink", "--out", tmp_path / "e.png", check=False)
     assert p.returncode == 2 and "seed must be a non-negative integer" in p.stderr
+    p = run_cli("interpolate", cond_run, "--from", "seed:" + "9" * 25, "--to", "wink", "--out", tmp_path / "e.png",
+                check=False)
+    assert p.returncode == 2 and "below 2**63" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_unconditional_interpolation_and_label_errors(tiny_run, tmp_path):

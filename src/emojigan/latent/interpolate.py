@@ -18,7 +18,7 @@ from ..errors import UserError
 from .encoder import load_encoder
 from .inputs import load_inputs
 from .invert import Codes, encode
-from .sampling import slerp, z_from_seeds
+from .sampling import MAX_SEED, slerp, z_from_seeds
 
 ENCODE_STEPS = 30  # optimization steps for an endpoint that is an image or an OpenMoji name
 
@@ -53,10 +53,11 @@ def parse_endpoint(text: str, gen) -> Endpoint:
         parts = t.split(":", 2)
         try:
             seed = int(parts[1])
-            if seed < 0:
+            if not 0 <= seed <= MAX_SEED:
                 raise ValueError
         except ValueError:
-            raise UserError(f"endpoint '{text}': seed must be a non-negative integer (seed:N or seed:N:label)") from None
+            raise UserError(f"endpoint '{text}': seed must be a non-negative integer below 2**63 (seed:N or "
+                            f"seed:N:label)") from None
         label_name = parts[2] if len(parts) > 2 else None
         if label_name and not gen.conditional:
             raise UserError(f"endpoint '{text}' names a label, but this model is unconditional; use seed:N")

@@ -17,11 +17,11 @@ from ..data.dataset import load_dataset, load_images
 from ..data.names import LabelIndex
 from ..errors import UserError
 from ..inference import EmojiGenerator, load_generator
-from ..latent.directions import MIN_EXAMPLES, direction, edit, label_direction, label_names, vocabulary
-from ..latent.encoder import load_encoder
+from ..latent.directions import MIN_EXAMPLES, Direction, direction, edit, label_direction, label_names, vocabulary
+from ..latent.encoder import Encoder, load_encoder
 from ..latent.inputs import prepare
-from ..latent.interpolate import interpolate
-from ..latent.invert import decode, encode, encode_every_member
+from ..latent.interpolate import ENCODE_STEPS, interpolate
+from ..latent.invert import Codes, decode, encode, encode_every_member
 from ..latent.sampling import z_from_seeds
 from ..metrics.memorization import nearest_ssim
 from ..pretrained import resolve_model, shipped_models
@@ -35,7 +35,6 @@ MAX_UPLOAD_SIDE = 4096   # pixels
 GRID_COLUMNS = 8         # a grid is min(n, 8) emojis wide, no padding, so the page can tell which one was clicked
 EDIT_STRENGTHS = (-1.5, -0.75, 0.0, 0.75, 1.5)
 EDIT_WORDS = 4           # attribute edits shown for an upload: the words that tag the most training emojis
-ENCODE_STEPS = 30        # optimization steps of an upload's code (the CLI's default)
 STOP_WORDS = {"with", "and", "the", "of", "for", "on", "in", "out", "a", "an"}
 
 
@@ -53,6 +52,7 @@ class Model:
     gen: EmojiGenerator
     kind: str                       # unconditional | conditional | text
     labels: list[str]
+    encoder: Encoder | None         # the learned encoder beside the export (first guesses of an upload's code)
 
 
 def model_kind(gen: EmojiGenerator) -> str:
@@ -75,11 +75,12 @@ class Studio:
                 raise UserError(f"two models are named '{name}'; serve each once")
             gen = load_generator(path, device=device)
             labels = [c.get("annotation") or c.get("hexcode", f"class{i}") for i, c in enumerate(gen.classes)]
-            self.models[name] = Model(name, gen, model_kind(gen), labels)
+            self.models[name] = Model(name, gen, model_kind(gen), labels, load_encoder(gen))
         self.turn = threading.BoundedSemaphore(max(1, workers))
         self._lock = threading.Lock()
         self._training: dict[str, tuple[list[str], torch.Tensor]] = {}
-        self._directions: dict[str, object] = {}
+        self._codes: dict[str, Codes] = {}
+        self._directions: dict[tuple[str, str], Direction] = {}
 
     # ---- values a request gives ----
 
@@ -170,7 +171,7 @@ class Studio:
         im = read_upload(data)
         x = prepare(im, m.gen.size, m.gen.background)[None]
         with self.turn:
-            codes = encode(m.gen, x, ["upload"], steps=ENCODE_STEPS, progress=False, encoder=load_encoder(m.gen))
+            codes = encode(m.gen, x, ["upload"], steps=ENCODE_STEPS, progress=False, encoder=m.encoder)
             recon = decode(m.gen, codes)
             names, real = self.training_images(m)
             score, which = nearest_ssim(recon, real)
@@ -209,18 +210,20 @@ class Studio:
                  if len(hits) <= len(set(names)) / 2 and w not in STOP_WORDS}
         return sorted(vocab, key=lambda w: (-len(vocab[w]), w))[:k]
 
-    def direction(self, m: Model, word: str):
-        key = f"{m.name}\0{word}"
+    def training_codes(self, m: Model) -> Codes:
+        """An unconditional model's training emojis encoded by the learned encoder alone (a few seconds, once)."""
+        names, real = self.training_images(m)
+        with self._lock:
+            if m.name not in self._codes:
+                self._codes[m.name] = encode_every_member(m.gen, real, names, steps=0, encoder=m.encoder,
+                                                          progress=False)
+            return self._codes[m.name]
+
+    def direction(self, m: Model, word: str) -> Direction:
+        key = (m.name, word)
         if key not in self._directions:
-            if m.gen.conditional:
-                self._directions[key] = label_direction(m.gen, word)
-            else:  # the training emojis' codes by the learned encoder alone (a few seconds, once per model)
-                ckey = f"{m.name}\0codes"
-                if ckey not in self._directions:
-                    names, real = self.training_images(m)
-                    self._directions[ckey] = encode_every_member(m.gen, real, names, steps=0,
-                                                                 encoder=load_encoder(m.gen), progress=False)
-                self._directions[key] = direction(self._directions[ckey], word, len(m.gen.members))
+            self._directions[key] = label_direction(m.gen, word) if m.gen.conditional else \
+                direction(self.training_codes(m), word, len(m.gen.members))
         return self._directions[key]
 
 
