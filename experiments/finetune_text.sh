@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The text issue's fine-tuning test (docs/RESULTS.md): 20 animals that text64 never saw (`--subset heldout`), trained
-# the same number of steps with text64's recipe: from text64 (a text model: each new emoji conditioned on its own
-# phrasings), from faces64 (unconditional), and a text model from scratch; and from faces64 with faces64's recipe.
+# the same number of steps with text64's preset: from text64 (a text model: each new emoji conditioned on its own
+# phrasings), also with the patch critic and grain loss of text64's last stage, from faces64 (unconditional), and a
+# text model from scratch; and from faces64 with faces64's recipe.
 # Writes the in-training KID table to OUT/kid.md and docs/images/text/finetune-heldout.png: the 20 images beside
 # seeds 0-19 of each run.
 # Usage: bash experiments/finetune_text.sh [EPOCHS=500] [TEXT=text64] [OUT=runs/finetune-text]
@@ -17,10 +18,11 @@ train() {  # a run that finished is kept (rerunning the script redraws the table
   [ -f "$OUT/$1/generator.safetensors" ] || "$EMOJIGAN" train --out "$OUT/$1" "${@:2}" "${common[@]}"
 }
 train from-text64 --preset text64 --init "$TEXT" --freeze-d 2
+train from-text64-patch --preset text64 --init "$TEXT" --freeze-d 2 --set train.patch=1 --set train.grain=0.1  # its last stage's
 train from-faces64 --preset text64 --init faces64 --freeze-d 2
 train from-faces64-own --preset faces64 --init faces64 --freeze-d 2   # faces64 with its own recipe (DiffAugment)
 train scratch --preset text64
-for run in from-text64 from-faces64 from-faces64-own scratch; do
+for run in from-text64 from-text64-patch from-faces64 from-faces64-own scratch; do
   "$EMOJIGAN" generate "$OUT/$run" --n 20 --seed 0 --nrow 5 --background white --out "$OUT/$run/samples-20.png"
 done
 .venv/bin/python - "$OUT" "$DATA" <<'PY'
@@ -30,7 +32,7 @@ from pathlib import Path
 from PIL import Image
 from emojigan import images
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
-runs = ["from-text64", "from-faces64", "from-faces64-own", "scratch"]
+runs = ["from-text64", "from-text64-patch", "from-faces64", "from-faces64-own", "scratch"]
 rows = {r: [json.loads(line) for line in (out / r / "metrics.jsonl").open() if '"eval"' in line] for r in runs}
 table = ["| run | " + " | ".join(f"KID at step {e['step']}" for e in rows[runs[0]]) + " | precision | recall |",
          "|---|" + "---|" * (len(rows[runs[0]]) + 2)]

@@ -16,7 +16,7 @@ from emojigan import images
 FIXTURE = Path(__file__).parent / "fixtures" / "pinned_samples.npz"
 
 
-@pytest.mark.parametrize("name", ["faces64", "cond128"])
+@pytest.mark.parametrize("name", ["faces64", "cond128", "text64"])
 def test_shipped_model_draws_pinned_images(name):
     want = np.load(FIXTURE)
     seeds = want[f"{name}_seeds"].tolist()

@@ -44,7 +44,54 @@ def test_conditioning_augmentation_shapes_and_kl():
     assert x.shape == (3, 4, 32, 32) and kl.requires_grad and float(kl.detach()) > 0
     assert not G.take_kl().requires_grad                          # handed over once: G keeps no graph between steps
     assert G.phrases.shape == (5, PHRASINGS, 384) and "phrases" in G.state_dict()      # travels with the weights
-    assert G.embed.weight.shape == (5, 32)                                              # the label table latent tools read
+    assert G.embed.weight.shape == (5, 32)                                         # the label table latent tools read
+
+
+def _memory(n: int = 4, dim: int = 384) -> TextGenerator:
+    """A text G whose emojis' phrasings cluster apart: emoji i's phrasings are its own direction plus a little noise."""
+    torch.manual_seed(0)
+    G = TextGenerator(n, z_dim=16, embed_dim=32, size=32, channels=4, base=8, max_channels=32, text_dim=dim)
+    centres = torch.randn(n, 1, dim)
+    G.set_phrases(torch.nn.functional.normalize(centres + 0.3 * torch.randn(n, PHRASINGS, dim), dim=-1))
+    return G
+
+
+def test_the_phrase_memory_routes_a_text_to_the_emoji_whose_phrasings_it_resembles():
+    G = _memory()
+    w = G.route(G.phrases[:, 3])                               # each emoji's fourth phrasing, itself among the keys
+    assert w.shape == (4, 4) and torch.allclose(w.sum(1), torch.ones(4))
+    assert torch.equal(w.argmax(1), torch.arange(4)) and float(w.diagonal().min()) > 0.9
+    flat = torch.arange(4) * PHRASINGS + 3
+    loo = G.route(G.phrases.flatten(0, 1)[flat], exclude=flat)
+    assert torch.equal(loo.argmax(1), torch.arange(4))          # reached through its other phrasings alone
+    only = G.route(G.phrases[0], exclude=torch.arange(PHRASINGS))   # every phrasing of emoji 0, each without itself
+    assert float(only[:, 0].min()) > 0.5
+    blend = G.route(G.phrases[0, :1] + G.phrases[1, :1])        # between two emojis: weight on both
+    assert float(blend[0, 0]) > 0.2 and float(blend[0, 1]) > 0.2
+    G.eval()
+    want = G.ca(G.route(G.phrases[:, 0]) @ G.values)[1]
+    assert torch.allclose(G.embed.weight, want, atol=1e-6)      # a label's point is its annotation's routing
+    assert torch.allclose(G.condition(G.phrases[2, :1]), want[2:3], atol=1e-6)
+
+
+def test_a_fine_tune_starts_each_new_emoji_at_the_blend_of_the_learned_ones_it_resembles():
+    old = _memory(4)
+    state = {k: v.clone() for k, v in old.state_dict().items()}
+    same = _memory(4)
+    same.values.data.zero_()
+    same.load_trained(state)
+    assert torch.equal(same.values, old.values)                  # the same emojis: each keeps its value
+    new = TextGenerator(2, z_dim=16, embed_dim=32, size=32, channels=4, base=8, max_channels=32, text_dim=384)
+    new.set_phrases(torch.stack([old.phrases[2], 0.5 * (old.phrases[0] + old.phrases[1])]))
+    new.load_trained(state)
+    assert torch.allclose(new.ca.fc.weight, old.ca.fc.weight)   # the shared weights carry over
+    ov, nv = old.values.detach(), new.values.detach()
+    assert torch.allclose(nv[0], ov[2], atol=0.05 * float(ov[2].norm()))
+    between = nv[1]                                               # a new emoji between emojis 0 and 1
+    assert float((between - ov[:2].mean(0)).norm()) < float((between - ov[3]).norm())
+    assert torch.equal(new.text_mean, old.text_mean)             # the trained standardization is kept
+    with pytest.raises(RuntimeError, match="unexpected"):
+        new.load_trained(state | {"stray": torch.zeros(1)})
 
 
 def test_a_tiny_text_run_generates_from_prompts_and_labels(text_run, tmp_path):
@@ -58,6 +105,9 @@ def test_a_tiny_text_run_generates_from_prompts_and_labels(text_run, tmp_path):
         assert grid.width > 3 * 32 and grid.height > 2 * 32                   # one row per prompt
     files = sorted(x.name for x in (tmp_path / "sep").iterdir())
     assert len(files) == 6 and files[0].startswith("prompt00-laughing_so_hard_I_cry-0000")
+    m = gen.prompt_matches(["face with tears of joy", "sleepy face"], k=3)
+    assert [gen.classes[row[0][0]]["annotation"] for row in m] == ["face with tears of joy", "sleepy face"]
+    assert all(1 >= r[0][1] >= r[1][1] >= r[2][1] > 0 for r in m)          # the memory's weights, most first
     a = gen.prompt_embedding(["sleepy face"])
     assert torch.allclose(a, gen.prompt_embedding(["  sleepy   face "]))    # the same point, whatever the spacing
     run_cli("generate", text_run, "--label", "sleepy face", "--n", "2", "--out", tmp_path / "l.png")
@@ -130,6 +180,7 @@ def test_a_text_model_fine_tunes_on_emojis_it_never_saw(text_run, tmp_path):
     assert torch.allclose(tensors["phrases"][hamster, 0].float(), want, atol=1e-3)  # its own phrasing 0, not a face's
     before, _ = read_export(resolve_export(str(text_run), "latest"))
     assert tensors["ca.fc.weight"].shape == before["ca.fc.weight"].shape
+    assert tensors["values"].shape == (20, before["values"].shape[1])   # one learned point per new emoji
 
 
 def test_a_text_models_d_is_shown_real_images_with_another_emojis_text_as_fake():

@@ -203,10 +203,15 @@ class EmojiGenerator:
                                 f"phrases); `emojigan labels` lists what it knows")
         return self.G.condition(t.to(self.device)).float().cpu()
 
-    def nearest_labels(self, embedding: torch.Tensor, k: int = 3) -> list[list[int]]:
-        """The k labels nearest to each conditioning point (for saying what a prompt landed on)."""
-        table = self.G.embed.weight.float().cpu()
-        return torch.cdist(embedding, table).topk(min(k, len(table)), largest=False).indices.tolist()
+    @torch.inference_mode()
+    def prompt_matches(self, prompts: list[str], text_encoder: str | None = None, k: int = 3
+                       ) -> list[list[tuple[int, float]]]:
+        """The k learned emojis each prompt's text gives the most weight in a text model's phrase memory
+        (models/text.py), with those weights: what its point is a blend of."""
+        enc = load_text_encoder(text_encoder or self.meta["model"].get("text_encoder") or None)
+        w = self.G.route(enc(check_prompts(prompts)).to(self.device, self.G.phrases.dtype)).float().cpu()
+        top = w.topk(min(k, w.shape[1]), dim=1)
+        return [list(zip(i.tolist(), v.tolist())) for i, v in zip(top.indices, top.values)]
 
     def label_embedding(self, labels: list[int]) -> torch.Tensor:
         return self.G.embed.weight[torch.tensor(labels, device=self.device)].detach().float().cpu()

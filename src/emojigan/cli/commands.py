@@ -219,8 +219,9 @@ def generate_prompts(a, gen, seeds: list[int]) -> int:
     emb = gen.prompt_embedding(a.prompt, a.text_encoder)
     x = gen.sample_tensor(z=z_from_seeds(seeds, gen.z_dim).repeat(len(a.prompt), 1),
                           embeddings=emb.repeat_interleave(len(seeds), dim=0))
-    for p, near in zip(a.prompt, gen.nearest_labels(emb)):
-        print(f"'{p}': nearest learned emojis {', '.join(gen.classes[y]['annotation'] for y in near)}")
+    for p, near in zip(a.prompt, gen.prompt_matches(a.prompt, a.text_encoder)):
+        names = ", ".join(f"{gen.classes[y]['annotation']} ({w:.0%})" for y, w in near)
+        print(f"'{p}': nearest learned emojis {names}")
     a.nrow = a.nrow or len(seeds)
     files = [f"prompt{i:02d}-{safe_name(p)}-{s:04d}.png" for i, p in enumerate(a.prompt) for s in seeds]
     write_drawn(a, gen, x, files, f"{gen.size}x{gen.size} {{mode}}", f"{len(a.prompt)} prompt(s) x {len(seeds)} seeds")

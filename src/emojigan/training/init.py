@@ -96,13 +96,11 @@ def init_record(spec: str) -> dict:
 
 
 def _load_weights(net: torch.nn.Module, state: dict) -> None:
-    """Every weight of `state` into `net`, strictly, but a text model's `phrases` buffer: `net` keeps its own, the
-    embeddings of the new data's phrasings."""
+    """Every weight of `state` into `net`, strictly, but a text model's `phrases` buffer and per-emoji values: `net`
+    keeps the embeddings of the new data's phrasings, and its values start where the trained model puts them
+    (models/text.py, `load_trained`)."""
     if "phrases" in state:
-        state = {k: v for k, v in state.items() if k != "phrases"}
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        if unexpected or set(missing) != {"phrases"}:
-            raise RuntimeError(f"missing {missing}, unexpected {unexpected}")
+        net.load_trained(state)
     else:
         net.load_state_dict(state)
 
