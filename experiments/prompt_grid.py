@@ -26,14 +26,15 @@ def main() -> None:
     ap.add_argument("--out", default="docs/images/text/text64-prompts.png")
     a = ap.parse_args()
     gen = load_generator(a.model if "/" in a.model else resolve_model(a.model))
-    emb = gen.prompt_embedding(PROMPTS)
+    text = gen.prompt_text(PROMPTS)
+    emb = gen.text_condition(text)
     x = gen.sample_tensor(z=z_from_seeds(SEEDS, gen.z_dim).repeat(len(PROMPTS), 1),
                           embeddings=emb.repeat_interleave(len(SEEDS), dim=0))
     tiles = images.for_display(images.to_pil(x))
     s = gen.size
     out = Image.new("RGB", (LABEL_WIDTH + len(SEEDS) * s, len(PROMPTS) * s), "white")
     draw = ImageDraw.Draw(out)
-    for i, (prompt, near) in enumerate(zip(PROMPTS, gen.prompt_matches(PROMPTS, k=2))):
+    for i, (prompt, near) in enumerate(zip(PROMPTS, gen.prompt_matches(text, k=2))):
         draw.text((6, i * s + s // 2 - 12), prompt, fill="black")
         names = ", ".join(f"{gen.classes[y]['annotation']} {w:.0%}" for y, w in near)
         draw.text((6, i * s + s // 2 + 2), f"-> {names}", fill=(110, 110, 110))

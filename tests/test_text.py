@@ -105,7 +105,7 @@ def test_a_tiny_text_run_generates_from_prompts_and_labels(text_run, tmp_path):
         assert grid.width > 3 * 32 and grid.height > 2 * 32                   # one row per prompt
     files = sorted(x.name for x in (tmp_path / "sep").iterdir())
     assert len(files) == 6 and files[0].startswith("prompt00-laughing_so_hard_I_cry-0000")
-    m = gen.prompt_matches(["face with tears of joy", "sleepy face"], k=3)
+    m = gen.prompt_matches(gen.prompt_text(["face with tears of joy", "sleepy face"]), k=3)
     assert [gen.classes[row[0][0]]["annotation"] for row in m] == ["face with tears of joy", "sleepy face"]
     assert all(1 >= r[0][1] >= r[1][1] >= r[2][1] > 0 for r in m)          # the memory's weights, most first
     a = gen.prompt_embedding(["sleepy face"])

@@ -182,10 +182,21 @@ class EmojiGenerator:
     @torch.inference_mode()
     def prompt_embedding(self, prompts: list[str], text_encoder: str | None = None, refuse_unmatched: bool = True
                          ) -> torch.Tensor:
-        """Each prompt's point in the conditioning space (N, embed_dim): its sentence embedding through G's
-        conditioning augmentation (the mean). One clear line for a prompt that matches nothing the model learned
-        (its sentence embedding's cosine to every training phrase below MIN_PROMPT_MATCH; evaluation measures them
-        all, with `refuse_unmatched` off)."""
+        """Each prompt's point in the conditioning space (N, embed_dim): its sentence embedding (`prompt_text`)
+        through G's conditioning augmentation (the mean)."""
+        return self.text_condition(self.prompt_text(prompts, text_encoder, refuse_unmatched))
+
+    @torch.inference_mode()
+    def text_condition(self, text: torch.Tensor) -> torch.Tensor:
+        """Sentence embeddings (N, text_dim) from `prompt_text` -> their points in the conditioning space."""
+        return self.G.condition(text.to(self.device)).float().cpu()
+
+    @torch.inference_mode()
+    def prompt_text(self, prompts: list[str], text_encoder: str | None = None, refuse_unmatched: bool = True
+                    ) -> torch.Tensor:
+        """Each prompt's sentence embedding (N, text_dim), checked. One clear line for a prompt that matches nothing
+        the model learned (its sentence embedding's cosine to every training phrase below MIN_PROMPT_MATCH;
+        evaluation measures them all, with `refuse_unmatched` off)."""
         if not self.text:
             raise UserError("--prompt needs a text model (e.g. --model text64); this one takes "
                             + ("labels" if self.conditional else "seeds"))
@@ -201,15 +212,13 @@ class EmojiGenerator:
             if b < MIN_PROMPT_MATCH and refuse_unmatched:
                 raise UserError(f"the prompt '{p}' matches nothing this model learned (best cosine {b:.2f} to its "
                                 f"phrases); `emojigan labels` lists what it knows")
-        return self.G.condition(t.to(self.device)).float().cpu()
+        return t
 
     @torch.inference_mode()
-    def prompt_matches(self, prompts: list[str], text_encoder: str | None = None, k: int = 3
-                       ) -> list[list[tuple[int, float]]]:
-        """The k learned emojis each prompt's text gives the most weight in a text model's phrase memory
-        (models/text.py), with those weights: what its point is a blend of."""
-        enc = load_text_encoder(text_encoder or self.meta["model"].get("text_encoder") or None)
-        w = self.G.route(enc(check_prompts(prompts)).to(self.device, self.G.phrases.dtype)).float().cpu()
+    def prompt_matches(self, text: torch.Tensor, k: int = 3) -> list[list[tuple[int, float]]]:
+        """The k learned emojis that sentence embeddings from `prompt_text` give the most weight in a text model's
+        phrase memory (models/text.py), with those weights: what each prompt's point is a blend of."""
+        w = self.G.route(text.to(self.device, self.G.phrases.dtype)).float().cpu()
         top = w.topk(min(k, w.shape[1]), dim=1)
         return [list(zip(i.tolist(), v.tolist())) for i, v in zip(top.indices, top.values)]
 

@@ -216,10 +216,11 @@ def generate_prompts(a, gen, seeds: list[int]) -> int:
     a.prompt = check_prompts(a.prompt)
     if len(seeds) * len(a.prompt) > MAX_SAMPLES:
         raise UserError(f"{len(seeds) * len(a.prompt)} samples asked for; at most {MAX_SAMPLES}")
-    emb = gen.prompt_embedding(a.prompt, a.text_encoder)
+    text = gen.prompt_text(a.prompt, a.text_encoder)
+    emb = gen.text_condition(text)
     x = gen.sample_tensor(z=z_from_seeds(seeds, gen.z_dim).repeat(len(a.prompt), 1),
                           embeddings=emb.repeat_interleave(len(seeds), dim=0))
-    for p, near in zip(a.prompt, gen.prompt_matches(a.prompt, a.text_encoder)):
+    for p, near in zip(a.prompt, gen.prompt_matches(text)):
         names = ", ".join(f"{gen.classes[y]['annotation']} ({w:.0%})" for y, w in near)
         print(f"'{p}': nearest learned emojis {names}")
     a.nrow = a.nrow or len(seeds)
